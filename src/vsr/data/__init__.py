@@ -1,0 +1,1 @@
+"""Clips of frames for training and evaluation: layouts, storage back-ends, degradations, sampling."""

@@ -1,0 +1,130 @@
+"""Aligning the propagated feature to the current frame (paper Sec. 3.2).
+
+`FlowGuidedDeformableAlignment` is BasicVSR++'s flow-guided deformable alignment: the optical
+flow pre-aligns, and a modulated deformable convolution learns only the *residue* to the flow,
+which keeps the offsets small and the training stable. `FlowWarpAlignment` is the plain
+flow-warping alternative (BasicVSR), kept for the ablation study.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import nn
+from torchvision.ops import deform_conv2d
+
+
+class FlowGuidedDeformableAlignment(nn.Module):
+    """Modulated deformable conv whose offsets are the flows plus a learned, bounded residue.
+
+    With `order=2` this is mmagic's `SecondOrderDeformableAlignment` (same parameters and keys:
+    `weight`, `bias`, `conv_offset.{0,2,4,6}.*`): the features aligned from one and two frames
+    back are both fed in, each half of the deformable groups guided by its own flow.
+
+    Args:
+        mid_channels: C, channels of one feature map.
+        order: number of previous frames aligned (1 or 2).
+        deform_groups: deformable groups (16 in the paper); split evenly between the orders.
+        max_residue_magnitude: bound (pixels) of the learned offset residue to the flow.
+    """
+
+    kernel_size = 3
+
+    def __init__(
+        self,
+        mid_channels: int = 64,
+        order: int = 2,
+        deform_groups: int = 16,
+        max_residue_magnitude: float = 10,
+    ):
+        super().__init__()
+        if order not in (1, 2) or deform_groups % order:
+            raise ValueError(f"order must be 1 or 2 and divide deform_groups, got {order=}")
+        self.order = order
+        self.deform_groups = deform_groups
+        self.max_residue_magnitude = max_residue_magnitude
+        k = self.kernel_size
+        in_channels = order * mid_channels
+        self.weight = nn.Parameter(torch.empty(mid_channels, in_channels, k, k))
+        self.bias = nn.Parameter(torch.empty(mid_channels))
+        # Predicts offsets (2·k² per group) and masks (k² per group) from the warped
+        # neighbours, the current feature and the flows.
+        self.conv_offset = nn.Sequential(
+            nn.Conv2d((order + 1) * mid_channels + 2 * order, mid_channels, 3, 1, 1),
+            nn.LeakyReLU(negative_slope=0.1, inplace=True),
+            nn.Conv2d(mid_channels, mid_channels, 3, 1, 1),
+            nn.LeakyReLU(negative_slope=0.1, inplace=True),
+            nn.Conv2d(mid_channels, mid_channels, 3, 1, 1),
+            nn.LeakyReLU(negative_slope=0.1, inplace=True),
+            nn.Conv2d(mid_channels, 3 * k * k * deform_groups, 3, 1, 1),
+        )
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        # mmcv's ModulatedDeformConv2d init; the offset head starts at zero, so training
+        # begins from pure flow warping (offset = flow, mask = 0.5).
+        stdv = 1.0 / math.sqrt(self.weight.shape[1] * self.kernel_size**2)
+        nn.init.uniform_(self.weight, -stdv, stdv)
+        nn.init.zeros_(self.bias)
+        nn.init.zeros_(self.conv_offset[-1].weight)
+        nn.init.zeros_(self.conv_offset[-1].bias)
+
+    def forward(
+        self,
+        neighbours: list[torch.Tensor],
+        warped: list[torch.Tensor],
+        feat_current: torch.Tensor,
+        flows: list[torch.Tensor],
+    ) -> torch.Tensor:
+        """Align `neighbours` (1 or 2 previous features, (n, C, h, w) each) to the current frame.
+
+        Args:
+            neighbours: features one (and two) steps back, unwarped.
+            warped: the same features warped by their flows (the offset head's condition).
+            feat_current: (n, C, h, w) feature of the current frame.
+            flows: (n, 2, h, w) flows from the current frame to each neighbour.
+
+        Returns:
+            (n, C, h, w) aligned feature.
+        """
+        # Condition order [warped_1, current, warped_2, flow_1, flow_2] is mmagic's.
+        cond = torch.cat([warped[0], feat_current, *warped[1:], *flows], dim=1)
+        out = self.conv_offset(cond)
+        k2g = self.kernel_size**2 * self.deform_groups
+        offset = self.max_residue_magnitude * torch.tanh(out[:, : 2 * k2g])
+        mask = torch.sigmoid(out[:, 2 * k2g :])
+        # Offsets are (dy, dx) pairs, flows (dx, dy): flip and add each flow to its groups.
+        offset = torch.cat(
+            [
+                chunk + flow.flip(1).repeat(1, chunk.shape[1] // 2, 1, 1)
+                for chunk, flow in zip(offset.chunk(self.order, dim=1), flows, strict=True)
+            ],
+            dim=1,
+        )
+        x = torch.cat(neighbours, dim=1)
+        return deform_conv2d(x, offset, self.weight, self.bias, padding=1, mask=mask)
+
+
+class FlowWarpAlignment(nn.Module):
+    """Plain flow warping (BasicVSR's alignment), for the ablation.
+
+    First order: the warped neighbour itself (no parameters). Second order: the two warped
+    neighbours fused by a 3x3 conv, so the block still returns C channels.
+    """
+
+    def __init__(self, mid_channels: int = 64, order: int = 2):
+        super().__init__()
+        self.order = order
+        self.fuse = nn.Conv2d(2 * mid_channels, mid_channels, 3, 1, 1) if order == 2 else None
+
+    def forward(
+        self,
+        neighbours: list[torch.Tensor],
+        warped: list[torch.Tensor],
+        feat_current: torch.Tensor,
+        flows: list[torch.Tensor],
+    ) -> torch.Tensor:
+        if self.fuse is None:
+            return warped[0]
+        return self.fuse(torch.cat(warped, dim=1))
