@@ -103,8 +103,10 @@ class BasicVSRPlusPlus(nn.Module):
         self.backbone = nn.ModuleDict()
         for i, branch in enumerate(self.branches):
             if alignment == "deformable":
+                # 16 deformable groups over [x_{i-1}, x_{i-2}]: 8 per neighbour, each half
+                # guided by its own flow; the first-order variant keeps the first half.
                 self.deform_align[branch] = FlowGuidedDeformableAlignment(
-                    mid_channels, order, 16, max_residue_magnitude
+                    mid_channels, order, 8 * order, max_residue_magnitude
                 )
             else:
                 self.deform_align[branch] = FlowWarpAlignment(mid_channels, order)

@@ -1,0 +1,64 @@
+import copy
+
+import pytest
+import torch
+from torch.nn import functional as F
+
+from vsr.nn import FlowGuidedDeformableAlignment, FlowWarpAlignment, flow_warp
+
+
+def test_zero_offset_head_samples_along_the_flow():
+    """At init the learned residue is 0 and the mask 0.5: with a constant integer flow the
+    deformable conv equals 0.5 x an ordinary conv of the flow-shifted feature (interior)."""
+    torch.manual_seed(0)
+    c, h, w = 4, 12, 14
+    align = FlowGuidedDeformableAlignment(c, order=1, deform_groups=2).eval()
+    feat = torch.rand(1, c, h, w)
+    flow = torch.zeros(1, 2, h, w)
+    flow[:, 0], flow[:, 1] = 3, -2  # dx, dy
+    shifted = flow_warp(feat, flow)
+    with torch.no_grad():
+        out = align([feat], [shifted], torch.rand(1, c, h, w), [flow])
+        expected = F.conv2d(shifted, align.weight, None, padding=1) * 0.5 + align.bias.view(
+            1, -1, 1, 1
+        )
+    # Away from the borders the two only differ by float rounding.
+    torch.testing.assert_close(out[..., 4:-5, 2:-5], expected[..., 4:-5, 2:-5], atol=1e-5, rtol=0)
+
+
+@pytest.mark.parametrize("order", [1, 2])
+def test_a_zero_bound_leaves_only_the_flow(order):
+    """max_residue_magnitude bounds the learned offset: at 0, however large the predicted
+    offsets, the result equals the one with the offset rows of the head zeroed."""
+    torch.manual_seed(0)
+    align = FlowGuidedDeformableAlignment(8, order=order, deform_groups=4, max_residue_magnitude=0)
+    torch.nn.init.normal_(align.conv_offset[-1].weight, std=10.0)
+    no_offset = copy.deepcopy(align)
+    offset_rows = 2 * 9 * 4  # (dy, dx) x 3x3 taps x groups; the mask rows follow
+    with torch.no_grad():
+        no_offset.conv_offset[-1].weight[:offset_rows] = 0
+        no_offset.conv_offset[-1].bias[:offset_rows] = 0
+        feats = [torch.rand(1, 8, 9, 9) for _ in range(order)]
+        flows = [torch.randn(1, 2, 9, 9) for _ in range(order)]
+        current = torch.rand(1, 8, 9, 9)
+        out = align(feats, feats, current, flows)
+        torch.testing.assert_close(out, no_offset(feats, feats, current, flows))
+        align.max_residue_magnitude = 10  # now the residue moves the samples
+        assert (align(feats, feats, current, flows) - out).abs().max() > 1e-3
+
+
+def test_second_order_parameter_shapes_match_mmagic():
+    align = FlowGuidedDeformableAlignment(16, order=2, deform_groups=16)
+    shapes = {k: tuple(v.shape) for k, v in align.state_dict().items()}
+    assert shapes["weight"] == (16, 32, 3, 3)
+    assert shapes["conv_offset.0.weight"] == (16, 3 * 16 + 4, 3, 3)
+    assert shapes["conv_offset.6.weight"] == (27 * 16, 16, 3, 3)
+
+
+def test_flow_warp_alignment():
+    feats = [torch.rand(1, 4, 6, 6), torch.rand(1, 4, 6, 6)]
+    first = FlowWarpAlignment(4, order=1)
+    assert len(list(first.parameters())) == 0
+    assert first(feats[:1], feats[:1], feats[0], []) is feats[0]
+    second = FlowWarpAlignment(4, order=2)
+    assert second(feats, feats, feats[0], []).shape == (1, 4, 6, 6)
