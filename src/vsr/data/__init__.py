@@ -1,1 +1,48 @@
 """Clips of frames for training and evaluation: layouts, storage back-ends, degradations, sampling."""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING
+
+# Lazy exports: `import vsr.data` must stay cheap (no Lightning, no Pillow) for CLIs and workers.
+_EXPORTS = {
+    "ClipFiles": "vsr.data.layouts",
+    "ClipInfo": "vsr.data.stores",
+    "DataError": "vsr.data.validate",
+    "EvalClips": "vsr.data.datasets",
+    "FolderStore": "vsr.data.folder",
+    "FrameStore": "vsr.data.stores",
+    "Layout": "vsr.data.layouts",
+    "TrainWindows": "vsr.data.datasets",
+    "VSRDataModule": "vsr.data.datamodule",
+    "discover": "vsr.data.layouts",
+    "scan_layout": "vsr.data.validate",
+}
+__all__ = [
+    "ClipFiles",
+    "ClipInfo",
+    "DataError",
+    "EvalClips",
+    "FolderStore",
+    "FrameStore",
+    "Layout",
+    "TrainWindows",
+    "VSRDataModule",
+    "discover",
+    "scan_layout",
+]
+
+if TYPE_CHECKING:
+    from vsr.data.datamodule import VSRDataModule
+    from vsr.data.datasets import EvalClips, TrainWindows
+    from vsr.data.folder import FolderStore
+    from vsr.data.layouts import ClipFiles, Layout, discover
+    from vsr.data.stores import ClipInfo, FrameStore
+    from vsr.data.validate import DataError, scan_layout
+
+
+def __getattr__(name: str):
+    if name in _EXPORTS:
+        return getattr(importlib.import_module(_EXPORTS[name]), name)
+    raise AttributeError(f"module 'vsr.data' has no attribute {name!r}")

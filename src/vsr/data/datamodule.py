@@ -1,0 +1,382 @@
+"""`VSRDataModule`: the training windows and evaluation clips of one run, from plain arguments."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import torch
+from lightning.pytorch import LightningDataModule
+from torch.utils.data import DataLoader
+
+from vsr.data.datasets import EpochSampler, EvalClips, TrainWindows
+from vsr.data.folder import FolderStore
+from vsr.data.layouts import (
+    REDS4_CLIPS,
+    REDS_NUM_TRAIN,
+    Role,
+    discover,
+    natural_key,
+    read_list_file,
+)
+from vsr.data.stores import ClipInfo, FrameStore
+from vsr.data.validate import DataError, check_store, raise_problems, scan_layout
+
+log = logging.getLogger(__name__)
+
+# Keys an entry of `val_sets` / `test_sets` may set; the others come from the data module.
+EVAL_SET_KEYS = frozenset(
+    {
+        "name",
+        "kind",
+        "root",
+        "split",
+        "degradation",
+        "lr_source",
+        "gt_dir",
+        "lr_dir",
+        "list_file",
+        "clips",
+        "mirror",
+        "gt_frames",
+        "max_frames",
+    }
+)
+
+
+class VSRDataModule(LightningDataModule):
+    """Training windows and whole evaluation clips for video super-resolution.
+
+    Train batches are dicts with `lq` (n, t, 3, h, w) and `gt` (n, t, 3, h*scale, w*scale)
+    float32 in [0, 1], `clip` (list of n names), `frames` (n, t) frame indices and `crop`
+    (n, 2) GT (top, left) of the crop before flips. Val/test batches hold one whole clip:
+    `lq` (1, t, 3, h, w), `gt` (1, t_gt, 3, H, W) (the scored frames), `clip`, `set`,
+    `frames` (1, t_gt) and `pred_index` (1, t_gt, k): GT frame j is scored against the mean of
+    outputs `pred_index[0, j]` (k = 2 for Vimeo-90K-T's mirrored protocol, else 1).
+
+    Args:
+        kind: dataset layout, `reds`, `vimeo` or `folder` (see `vsr.data.layouts`).
+        root: dataset root.
+        split: training split (None: `reds4_train`, Vimeo-90K `train`, folder `all`).
+        scale: upscaling factor.
+        num_frames: frames per training window.
+        gt_patch_size: GT crop side (the low-res crop is `gt_patch_size / scale`).
+        batch_size: training batch size per rank.
+        num_workers: training dataloader workers per rank.
+        samples_per_epoch: training samples per epoch over all ranks (None: one per clip),
+            so that epochs are long enough for step-based training on few clips.
+        hflip: random horizontal flips.
+        vflip: random vertical flips.
+        transpose: random H/W transposes.
+        temporal_reverse: random reversal of training windows.
+        mirror: append each training window reversed (Vimeo-90K: 7 -> 14 frames).
+        degradation: `bi` or `bd`: makes missing low-res frames, and names the default
+            low-res folders (`BIx4`, `BDx4`).
+        lr_source: `auto` (stored low-res frames if their folder exists, else made on the
+            fly), `stored` or `generate`.
+        gt_dir: GT folder relative to root (Vimeo-90K and folder layouts; None: detect).
+        lr_dir: low-res folder relative to root (None: the layout's default).
+        list_file: file naming the training clips (relative to root or absolute).
+        clips: explicit training clip names (overrides split and list_file).
+        backend: `folder` (read image files with Pillow), or a `FrameStore` holding the
+            training clips, or a function returning one (Hydra: `_partial_: true`).
+        val_sets: validation sets, each a mapping with keys among `EVAL_SET_KEYS`; missing
+            keys default to this module's (`root`, `kind`, `degradation`, ...) and `split` to
+            the layout's evaluation split (REDS4, Vimeo-90K-T).
+        test_sets: test sets, like `val_sets`.
+        seed: base seed of all sampling (None: 0).
+        validate: scan the data at `setup` and fail with one `DataError` listing the problems.
+        pin_memory: pin batches (None: when CUDA is available).
+        persistent_workers: keep training workers between epochs.
+        eval_num_workers: workers of each val/test dataloader.
+    """
+
+    def __init__(
+        self,
+        kind: str = "reds",
+        root: str = "data/REDS",
+        split: str | None = None,
+        scale: int = 4,
+        num_frames: int = 30,
+        gt_patch_size: int = 256,
+        batch_size: int = 1,
+        num_workers: int = 4,
+        samples_per_epoch: int | None = None,
+        hflip: bool = True,
+        vflip: bool = True,
+        transpose: bool = True,
+        temporal_reverse: bool = False,
+        mirror: bool = False,
+        degradation: str = "bi",
+        lr_source: str = "auto",
+        gt_dir: str | None = None,
+        lr_dir: str | None = None,
+        list_file: str | None = None,
+        clips: Sequence[str] | None = None,
+        backend: str | FrameStore | Callable[[], FrameStore] = "folder",
+        val_sets: Sequence[Mapping[str, Any]] | None = None,
+        test_sets: Sequence[Mapping[str, Any]] | None = None,
+        seed: int | None = 0,
+        validate: bool = True,
+        pin_memory: bool | None = None,
+        persistent_workers: bool = True,
+        eval_num_workers: int = 1,
+    ) -> None:
+        super().__init__()
+        self.save_hyperparameters(ignore=None if isinstance(backend, str) else ["backend"])
+        if isinstance(backend, str) and backend != "folder":
+            raise ValueError(
+                f"backend {backend!r}: give 'folder' or a FrameStore (or a function returning "
+                "one, e.g. a Hydra node with _target_ and _partial_: true)"
+            )
+        self.kind = kind
+        self.root = root
+        self.split = split
+        self.scale = scale
+        self.num_frames = num_frames
+        self.gt_patch_size = gt_patch_size
+        self.batch_size = batch_size
+        self.num_workers = num_workers
+        self.samples_per_epoch = samples_per_epoch
+        self.flags = {"hflip": hflip, "vflip": vflip, "transpose": transpose}
+        self.temporal_reverse = temporal_reverse
+        self.mirror = mirror
+        self.degradation = degradation
+        self.lr_source = lr_source
+        self.gt_dir, self.lr_dir, self.list_file = gt_dir, lr_dir, list_file
+        self.clips = list(clips) if clips is not None else None
+        self.backend = backend
+        self.val_specs = [self._eval_spec(s) for s in val_sets or ()]
+        self.test_specs = [self._eval_spec(s) for s in test_sets or ()]
+        self.seed = seed or 0
+        self.validate = validate
+        self.pin_memory = torch.cuda.is_available() if pin_memory is None else pin_memory
+        self.persistent_workers = persistent_workers
+        self.eval_num_workers = eval_num_workers
+        self.train_set: TrainWindows | None = None
+        self.val_datasets: list[EvalClips] | None = None
+        self.test_datasets: list[EvalClips] | None = None
+
+    # ----------------------------------------------------------------------------- setup
+
+    def _eval_spec(self, spec: Mapping[str, Any]) -> dict[str, Any]:
+        spec = dict(spec)
+        unknown = set(spec) - EVAL_SET_KEYS
+        if unknown:
+            raise ValueError(
+                f"unknown keys {sorted(unknown)} in an eval set, expected {sorted(EVAL_SET_KEYS)}"
+            )
+        spec.setdefault("kind", self.kind)
+        spec.setdefault("root", self.root)
+        spec.setdefault("name", Path(str(spec["root"])).name)
+        spec.setdefault("degradation", self.degradation)
+        spec.setdefault("lr_source", self.lr_source)
+        return spec
+
+    def _rank(self) -> tuple[int, int]:
+        """(rank, world size) from the trainer, torch.distributed, or (0, 1)."""
+        trainer = getattr(self, "trainer", None)
+        if trainer is not None:
+            return trainer.global_rank, trainer.world_size
+        if torch.distributed.is_available() and torch.distributed.is_initialized():
+            return torch.distributed.get_rank(), torch.distributed.get_world_size()
+        return 0, 1
+
+    def setup(self, stage: str | None = None) -> None:
+        """Find, check and index the data a stage needs (`fit`, `validate`, `test`)."""
+        if stage in (None, "fit") and self.train_set is None:
+            self.train_set = self._build_train()
+        if stage in (None, "fit", "validate") and self.val_datasets is None:
+            self.val_datasets = [self._build_eval(s) for s in self.val_specs]
+        if stage in (None, "test") and self.test_datasets is None:
+            self.test_datasets = [self._build_eval(s) for s in self.test_specs]
+
+    def _build_train(self) -> TrainWindows:
+        rank, world_size = self._rank()
+        if isinstance(self.backend, str):
+            layout = discover(
+                self.kind,
+                self.root,
+                role="train",
+                split=self.split,
+                scale=self.scale,
+                degradation=self.degradation,
+                lr_source=self.lr_source,
+                gt_dir=self.gt_dir,
+                lr_dir=self.lr_dir,
+                list_file=self.list_file,
+                clips=self.clips,
+            )
+            infos = self._scan(layout, self.num_frames, self.gt_patch_size)
+            store: FrameStore = FolderStore.from_layout(layout, infos)
+            names, generate = list(layout.clips), not layout.lr_stored
+        else:
+            store = self.backend if isinstance(self.backend, FrameStore) else self.backend()
+            names = self._store_split(store, role="train")
+            need_lr = self.lr_source == "stored"
+            infos = check_store(
+                store,
+                names,
+                scale=self.scale,
+                num_frames=self.num_frames,
+                gt_patch_size=self.gt_patch_size,
+                need_lr=need_lr,
+                what=repr(store),
+            )
+            generate = True if self.lr_source == "generate" else None
+        dataset = TrainWindows(
+            store,
+            names,
+            num_frames=self.num_frames,
+            scale=self.scale,
+            gt_patch_size=self.gt_patch_size,
+            temporal_reverse=self.temporal_reverse,
+            mirror=self.mirror,
+            degradation=self.degradation,
+            generate_lr=generate,
+            samples_per_epoch=self.samples_per_epoch,
+            seed=self.seed,
+            rank=rank,
+            world_size=world_size,
+            infos=infos,
+            **self.flags,
+        )
+        if len(dataset) < self.batch_size:
+            raise DataError(
+                f"{len(dataset)} training samples per rank ({dataset.samples_per_epoch} over "
+                f"{world_size} ranks) make no full batch of {self.batch_size}: raise "
+                "samples_per_epoch"
+            )
+        low_res = f"made on the fly ({self.degradation})" if dataset.generate_lr else "stored"
+        log.info(
+            "training data: %d clips of %s, %d samples per epoch per rank, low-res %s",
+            len(names),
+            self.root,
+            len(dataset),
+            low_res,
+        )
+        return dataset
+
+    def _scan(self, layout, num_frames: int, gt_patch_size: int | None) -> dict[str, ClipInfo]:
+        if self.validate:
+            return scan_layout(
+                layout, scale=self.scale, num_frames=num_frames, gt_patch_size=gt_patch_size
+            )
+        raise_problems(layout.problems, f"the dataset at {layout.root}")
+        return FolderStore.from_layout(layout).clips()
+
+    def _store_split(self, store: FrameStore, role: Role) -> list[str]:
+        """Training clips of a non-folder store, chosen by name like the folder layouts do."""
+        available = sorted(store.clips(), key=natural_key)
+        if self.clips is not None:
+            return list(self.clips)
+        if self.list_file is not None:
+            path = Path(self.list_file).expanduser()
+            if not path.is_absolute():
+                path = Path(self.root) / path
+            return read_list_file(path)
+        split = self.split
+        if self.kind == "reds":
+            split = {None: "reds4_train", "reds4": "reds4_train", "official": "official_train"}.get(
+                split, split
+            )
+            if split == "reds4_train":
+                return [n for n in available if n not in REDS4_CLIPS]
+            if split == "official_train":
+                return [n for n in available if n.isdigit() and int(n) < REDS_NUM_TRAIN]
+        if self.kind == "vimeo" and split in (None, "train"):
+            path = Path(self.root) / "sep_trainlist.txt"
+            if path.is_file():
+                return read_list_file(path)
+        if split in (None, "all"):
+            return available
+        raise DataError(
+            f"split {split!r} of a {self.kind} store: give clips or list_file to choose clips"
+        )
+
+    def _build_eval(self, spec: dict[str, Any]) -> EvalClips:
+        layout = discover(
+            spec["kind"],
+            spec["root"],
+            role="eval",
+            split=spec.get("split"),
+            scale=self.scale,
+            degradation=spec["degradation"],
+            lr_source=spec["lr_source"],
+            gt_dir=spec.get("gt_dir"),
+            lr_dir=spec.get("lr_dir"),
+            list_file=spec.get("list_file"),
+            clips=spec.get("clips"),
+        )
+        gt_frames = spec.get("gt_frames")
+        needed = max(gt_frames) + 1 if gt_frames else 1
+        infos = self._scan(layout, needed, None)
+        dataset = EvalClips(
+            FolderStore.from_layout(layout, infos),
+            list(layout.clips),
+            scale=self.scale,
+            degradation=spec["degradation"],
+            generate_lr=not layout.lr_stored,
+            mirror=bool(spec.get("mirror", False)),
+            gt_frames=list(gt_frames) if gt_frames is not None else None,
+            max_frames=spec.get("max_frames"),
+            name=spec["name"],
+            infos=infos,
+        )
+        log.info("eval set %s: %d clips of %s", spec["name"], len(dataset), spec["root"])
+        return dataset
+
+    # ------------------------------------------------------------------------ loaders
+
+    @property
+    def val_set_names(self) -> list[str]:
+        """Names of the validation sets, in dataloader order."""
+        return [s["name"] for s in self.val_specs]
+
+    @property
+    def test_set_names(self) -> list[str]:
+        """Names of the test sets, in dataloader order."""
+        return [s["name"] for s in self.test_specs]
+
+    def train_dataloader(self) -> DataLoader:
+        """Training windows, shuffled per epoch by the dataset itself (see `EpochSampler`)."""
+        if self.train_set is None:
+            self.setup("fit")
+        assert self.train_set is not None
+        return DataLoader(
+            self.train_set,
+            batch_size=self.batch_size,
+            sampler=EpochSampler(self.train_set),
+            num_workers=self.num_workers,
+            pin_memory=self.pin_memory,
+            drop_last=True,
+            persistent_workers=self.persistent_workers and self.num_workers > 0,
+        )
+
+    def _eval_loaders(self, datasets: list[EvalClips]) -> DataLoader | list[DataLoader]:
+        loaders = [
+            DataLoader(
+                d,
+                batch_size=1,
+                shuffle=False,
+                num_workers=self.eval_num_workers,
+                pin_memory=self.pin_memory,
+            )
+            for d in datasets
+        ]
+        # A single loader keeps metric names free of Lightning's `/dataloader_idx_0` suffix.
+        return loaders[0] if len(loaders) == 1 else loaders
+
+    def val_dataloader(self) -> DataLoader | list[DataLoader]:
+        """One loader per validation set, one whole clip per batch."""
+        if self.val_datasets is None:
+            self.setup("validate")
+        return self._eval_loaders(self.val_datasets or [])
+
+    def test_dataloader(self) -> DataLoader | list[DataLoader]:
+        """One loader per test set, one whole clip per batch."""
+        if self.test_datasets is None:
+            self.setup("test")
+        return self._eval_loaders(self.test_datasets or [])

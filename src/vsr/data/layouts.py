@@ -1,0 +1,419 @@
+"""Where the frames of each clip live on disk, for the layouts the benchmarks ship in.
+
+A layout function turns a dataset root into `ClipFiles` (the GT and low-res frame paths of each
+clip) for one split, plus the problems it found on the way. It decodes nothing: `validate`
+checks the files and `FolderStore` reads them.
+
+Accepted layouts (`{s}` is the scale, 4 for the benchmarks):
+
+* REDS (``kind="reds"``)::
+
+      root/train_sharp/000/00000000.png ...        GT, clips 000-239
+      root/train_sharp_bicubic/X{s}/000/00000000.png   low-res
+      root/val_sharp/000/...  root/val_sharp_bicubic/X{s}/000/...   official val, clips 000-029
+
+  Clips are named like BasicSR/mmagic's merged REDS: `val_sharp/NNN` becomes clip `240 + NNN`,
+  so the 270 clips are `000`-`269` whether `val_sharp` was merged into `train_sharp` or not.
+  Splits: `reds4_train` (all but REDS4), `reds4_val` (REDS4 = 000, 011, 015, 020),
+  `official_train` (000-239), `official_val` (240-269), `all`.
+* Vimeo-90K septuplets (``kind="vimeo"``)::
+
+      root/sequences/00001/0001/im1.png ... im7.png     GT (or root/GT/..., mmagic's name)
+      root/BIx4/00001/0001/im1.png ...                  low-res: `{BI|BD}x{s}` by default,
+                                                        any folder via `lr_dir`
+      root/sep_trainlist.txt, root/sep_testlist.txt    one `00001/0001` per line
+
+  Clips are named `00001/0001`. Splits: `train`, `test` (Vimeo-90K-T), or any list file via
+  `list_file` (lines may carry extra fields after the name, as in mmagic's meta_info files).
+* A folder of clips (``kind="folder"``; Vid4, UDM10 or your own)::
+
+      root/GT/<clip>/<frames>        (or root/<clip>/<frames> when there is no GT folder)
+      root/BIx4/<clip>/<frames>      optional low-res, `{BI|BD}x{s}` by default, or `lr_dir`
+
+  Each sub-folder is a clip; frames are taken in natural order (`frame2` before `frame10`),
+  whatever their names. Splits: `all`, or a list file of clip names via `list_file`.
+
+Low-res frames: `lr_source="auto"` uses the stored ones when their top folder exists and
+otherwise leaves them to be made on the fly by the degradation; `"stored"` requires them;
+`"generate"` ignores them.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+from vsr.data.validate import DataError
+
+IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp"})
+REDS4_CLIPS = ("000", "011", "015", "020")
+REDS_NUM_TRAIN = 240  # clips in train_sharp; val_sharp clip NNN is clip 240 + NNN
+
+DatasetKind = Literal["reds", "vimeo", "folder"]
+LRSource = Literal["auto", "stored", "generate"]
+Role = Literal["train", "eval"]
+
+
+@dataclass(frozen=True)
+class ClipFiles:
+    """Frame files of one clip, as found on disk.
+
+    Attributes:
+        name: clip name (`"000"`, `"00001/0001"`, `"calendar"`).
+        gt_dir: folder of the ground-truth frames.
+        gt: GT frame paths in natural order.
+        lr_dir: folder of the low-res frames, or None when they are made on the fly.
+        lr: low-res frame paths in natural order (unpaired: `validate` checks that they match
+            `gt` name by name), or None.
+    """
+
+    name: str
+    gt_dir: Path
+    gt: tuple[Path, ...]
+    lr_dir: Path | None = None
+    lr: tuple[Path, ...] | None = None
+
+
+@dataclass
+class Layout:
+    """The clips of one split of a dataset on disk.
+
+    Attributes:
+        root: dataset root.
+        clips: clip files by name, in split order.
+        lr_stored: whether low-res frames are read from disk (else made on the fly).
+        problems: what is wrong (missing folders, unknown clips), for one `DataError`.
+    """
+
+    root: Path
+    clips: dict[str, ClipFiles]
+    lr_stored: bool
+    problems: list[str] = field(default_factory=list)
+
+
+def natural_key(text: str) -> tuple:
+    """Sort key that orders digit runs by value: `frame2` < `frame10`, `a1b2` < `a1b10`."""
+    return tuple(
+        (1, int(part), part) if part.isdigit() else (0, 0, part.lower())
+        for part in re.split(r"(\d+)", text)
+        if part
+    )
+
+
+def list_frames(directory: Path) -> tuple[Path, ...]:
+    """Image files of a folder in natural order (hidden files and other suffixes ignored).
+
+    Returns an empty tuple when the folder does not exist.
+    """
+    try:
+        entries = list(os.scandir(directory))
+    except (FileNotFoundError, NotADirectoryError):
+        return ()
+    names = [
+        e.name
+        for e in entries
+        if not e.name.startswith(".")
+        and os.path.splitext(e.name)[1].lower() in IMAGE_SUFFIXES
+        and not e.is_dir()
+    ]
+    return tuple(directory / n for n in sorted(names, key=natural_key))
+
+
+def list_subdirs(directory: Path) -> list[str]:
+    """Names of the non-hidden sub-folders, in natural order."""
+    try:
+        entries = list(os.scandir(directory))
+    except (FileNotFoundError, NotADirectoryError):
+        return []
+    return sorted(
+        (e.name for e in entries if e.is_dir() and not e.name.startswith(".")), key=natural_key
+    )
+
+
+def read_list_file(path: Path) -> list[str]:
+    """Clip names of a list file, one per line; blank and `#` lines skipped.
+
+    BasicSR/mmagic meta_info lines (`00001/0001 7 (256,448,3)`) give their first field;
+    other lines are taken whole, so clip names may contain spaces.
+    """
+    names = []
+    for line in Path(path).read_text().splitlines():
+        line = line.strip()
+        if line and not line.startswith("#"):
+            meta = re.match(r"(\S+)\s+\d+\s+\(", line)
+            names.append((meta.group(1) if meta else line).strip("/"))
+    return names
+
+
+def lr_folder_name(degradation: str, scale: int) -> str:
+    """Default low-res folder of the Vimeo-90K and folder layouts: `BIx4`, `BDx4`, ..."""
+    return f"{degradation.upper()}x{scale}"
+
+
+def discover(
+    kind: DatasetKind,
+    root: str | os.PathLike,
+    *,
+    role: Role = "train",
+    split: str | None = None,
+    scale: int = 4,
+    degradation: str = "bi",
+    lr_source: LRSource = "auto",
+    gt_dir: str | None = None,
+    lr_dir: str | None = None,
+    list_file: str | os.PathLike | None = None,
+    clips: Sequence[str] | None = None,
+) -> Layout:
+    """Find the clips of one split of a dataset on disk.
+
+    Args:
+        kind: `reds`, `vimeo` or `folder` (see the module docstring for the layouts).
+        root: dataset root.
+        role: `train` or `eval`; picks the default split (REDS: `reds4_train` / `reds4_val`,
+            Vimeo-90K: `train` / `test`, folder: `all`) and makes `split="reds4"` mean the one
+            for the role.
+        split: split name, None for the role's default.
+        scale: downscaling factor, for the default low-res folder names.
+        degradation: `bi` or `bd`, for the default low-res folder names.
+        lr_source: `auto`, `stored` or `generate` (see the module docstring).
+        gt_dir: GT folder relative to root (Vimeo-90K and folder layouts); None to detect it.
+        lr_dir: low-res folder relative to root (or absolute); None for the default.
+        list_file: file naming the clips of the split, relative to root (or absolute).
+        clips: explicit clip names; overrides `split` and `list_file`.
+
+    Raises:
+        DataError: the root or the GT folder does not exist, or the split is unknown.
+    """
+    root = Path(root).expanduser()
+    if not root.is_dir():
+        raise DataError(f"dataset root {root} does not exist or is not a folder")
+    if lr_source not in ("auto", "stored", "generate"):
+        raise ValueError(f"lr_source must be auto, stored or generate, got {lr_source!r}")
+    if kind == "reds":
+        return _reds(root, role, split, scale, lr_source, list_file, clips)
+    if kind == "vimeo":
+        lr_dir = lr_dir or lr_folder_name(degradation, scale)
+        return _vimeo(root, role, split, lr_source, gt_dir, lr_dir, list_file, clips)
+    if kind == "folder":
+        return _folder(root, split, scale, degradation, lr_source, gt_dir, lr_dir, list_file, clips)
+    raise ValueError(f"unknown dataset kind {kind!r}, expected reds, vimeo or folder")
+
+
+def _resolve(root: Path, path: str | os.PathLike) -> Path:
+    path = Path(path).expanduser()
+    return path if path.is_absolute() else root / path
+
+
+def _select(
+    available: Sequence[str],
+    wanted: Sequence[str],
+    source: str,
+    problems: list[str],
+) -> list[str]:
+    """Keep `wanted` in order; report those not in `available` (and duplicates)."""
+    have = set(available)
+    seen: set[str] = set()
+    out = []
+    missing = []
+    for name in wanted:
+        if name in seen:
+            problems.append(f"{source}: clip {name!r} is listed twice")
+            continue
+        seen.add(name)
+        if name in have:
+            out.append(name)
+        else:
+            missing.append(name)
+    for name in missing:
+        problems.append(f"{source}: clip {name!r} does not exist")
+    return out
+
+
+def _lr_mode(lr_source: LRSource, lr_roots: Sequence[Path], problems: list[str]) -> bool:
+    """Whether to read stored low-res frames; reports missing folders when they are required."""
+    if lr_source == "generate":
+        return False
+    exists = [p.is_dir() for p in lr_roots]
+    if lr_source == "stored":
+        for path, ok in zip(lr_roots, exists, strict=True):
+            if not ok:
+                problems.append(f"low-res folder {path} does not exist (lr_source='stored')")
+        return True
+    return any(exists)
+
+
+def _reds(
+    root: Path,
+    role: Role,
+    split: str | None,
+    scale: int,
+    lr_source: LRSource,
+    list_file: str | os.PathLike | None,
+    clips: Sequence[str] | None,
+) -> Layout:
+    train_dir, val_dir = root / "train_sharp", root / "val_sharp"
+    if not train_dir.is_dir() and not val_dir.is_dir():
+        found = ", ".join(list_subdirs(root)[:10]) or "nothing"
+        raise DataError(
+            f"{root} is not a REDS root: expected train_sharp/ (and val_sharp/), found {found}"
+        )
+    problems: list[str] = []
+    # name -> (GT folder, low-res folder)
+    places: dict[str, tuple[Path, Path]] = {}
+    for name in list_subdirs(train_dir):
+        places[name] = (train_dir / name, root / "train_sharp_bicubic" / f"X{scale}" / name)
+    for name in list_subdirs(val_dir):
+        if not name.isdigit():
+            problems.append(f"{val_dir / name}: REDS clip folders are numbers")
+            continue
+        merged = f"{int(name) + REDS_NUM_TRAIN:03d}"
+        if merged in places:
+            problems.append(
+                f"clip {merged} is both {places[merged][0]} and {val_dir / name} "
+                "(val_sharp already merged into train_sharp?)"
+            )
+            continue
+        places[merged] = (val_dir / name, root / "val_sharp_bicubic" / f"X{scale}" / name)
+    available = sorted(places, key=natural_key)
+
+    if clips is not None:
+        names = _select(available, list(clips), "clips", problems)
+    elif list_file is not None:
+        path = _resolve(root, list_file)
+        names = _select(available, read_list_file(path), str(path), problems)
+    else:
+        split = split or "reds4"
+        if split in ("reds4", "official"):
+            split = f"{split}_{'train' if role == 'train' else 'val'}"
+        if split == "reds4_train":
+            names = [n for n in available if n not in REDS4_CLIPS]
+        elif split == "reds4_val":
+            names = _select(available, REDS4_CLIPS, f"REDS4 split of {root}", problems)
+        elif split == "official_train":
+            names = [n for n in available if n.isdigit() and int(n) < REDS_NUM_TRAIN]
+        elif split == "official_val":
+            names = [n for n in available if n.isdigit() and int(n) >= REDS_NUM_TRAIN]
+        elif split == "all":
+            names = available
+        else:
+            raise DataError(
+                f"unknown REDS split {split!r}: expected reds4_train, reds4_val, "
+                "official_train, official_val, all (or reds4 / official)"
+            )
+    lr_roots = sorted({places[n][1].parent for n in names})
+    lr_stored = _lr_mode(lr_source, lr_roots, problems)
+    out = {}
+    for name in names:
+        gt_dir, lr_dir = places[name]
+        out[name] = ClipFiles(
+            name,
+            gt_dir,
+            list_frames(gt_dir),
+            lr_dir if lr_stored else None,
+            list_frames(lr_dir) if lr_stored else None,
+        )
+    return Layout(root, out, lr_stored, problems)
+
+
+def _vimeo(
+    root: Path,
+    role: Role,
+    split: str | None,
+    lr_source: LRSource,
+    gt_dir: str | None,
+    lr_dir: str,
+    list_file: str | os.PathLike | None,
+    clips: Sequence[str] | None,
+) -> Layout:
+    if gt_dir is None:
+        gt_dir = "sequences" if (root / "sequences").is_dir() else "GT"
+    gt_root = _resolve(root, gt_dir)
+    if not gt_root.is_dir():
+        raise DataError(
+            f"{root} is not a Vimeo-90K root: no GT folder {gt_root} (expected sequences/ or GT/)"
+        )
+    problems: list[str] = []
+    if clips is not None:
+        names, source = list(clips), "clips"
+    else:
+        if list_file is None:
+            split = split or ("train" if role == "train" else "test")
+            if split not in ("train", "test"):
+                raise DataError(f"unknown Vimeo-90K split {split!r}: expected train or test")
+            list_file = f"sep_{split}list.txt"
+        path = _resolve(root, list_file)
+        if not path.is_file():
+            raise DataError(f"Vimeo-90K list file {path} does not exist")
+        names, source = read_list_file(path), str(path)
+        if not names:
+            problems.append(f"{path} names no clip")
+    lr_root = _resolve(root, lr_dir)
+    lr_stored = _lr_mode(lr_source, [lr_root], problems)
+    out = {}
+    seen: set[str] = set()
+    for name in names:
+        if name in seen:
+            problems.append(f"{source}: clip {name!r} is listed twice")
+            continue
+        seen.add(name)
+        clip_dir = gt_root / name
+        if not clip_dir.is_dir():
+            problems.append(f"{source}: clip {name!r} does not exist ({clip_dir} missing)")
+            continue
+        out[name] = ClipFiles(
+            name,
+            clip_dir,
+            list_frames(clip_dir),
+            lr_root / name if lr_stored else None,
+            list_frames(lr_root / name) if lr_stored else None,
+        )
+    return Layout(root, out, lr_stored, problems)
+
+
+def _folder(
+    root: Path,
+    split: str | None,
+    scale: int,
+    degradation: str,
+    lr_source: LRSource,
+    gt_dir: str | None,
+    lr_dir: str | None,
+    list_file: str | os.PathLike | None,
+    clips: Sequence[str] | None,
+) -> Layout:
+    if gt_dir is None:
+        gt_dir = "GT" if (root / "GT").is_dir() else "."
+    gt_root = _resolve(root, gt_dir)
+    if not gt_root.is_dir():
+        raise DataError(f"GT folder {gt_root} does not exist")
+    lr_root = _resolve(root, lr_dir or lr_folder_name(degradation, scale))
+    problems: list[str] = []
+    lr_stored = _lr_mode(lr_source, [lr_root], problems)
+    # With clips directly under root, the low-res folder (and a GT folder) sit beside them.
+    skip = {lr_root.resolve(), (root / "GT").resolve()}
+    available = [n for n in list_subdirs(gt_root) if (gt_root / n).resolve() not in skip]
+    if not available:
+        problems.append(f"{gt_root} has no clip folders (expected <clip>/<frames>)")
+    if clips is not None:
+        names = _select(available, list(clips), "clips", problems)
+    elif list_file is not None:
+        path = _resolve(root, list_file)
+        names = _select(available, read_list_file(path), str(path), problems)
+    elif split in (None, "all"):
+        names = available
+    else:
+        raise DataError(f"unknown folder split {split!r}: use all, list_file or clips")
+    out = {}
+    for name in names:
+        out[name] = ClipFiles(
+            name,
+            gt_root / name,
+            list_frames(gt_root / name),
+            lr_root / name if lr_stored else None,
+            list_frames(lr_root / name) if lr_stored else None,
+        )
+    return Layout(root, out, lr_stored, problems)
