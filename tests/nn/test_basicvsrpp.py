@@ -12,10 +12,13 @@ def tiny(**kwargs) -> BasicVSRPlusPlus:
 
 
 def randomise_offset_heads(model: BasicVSRPlusPlus) -> None:
-    # The offset heads start at zero; random ones make the offsets really move.
+    # The offset heads and SPyNet's last layers start at zero; random ones make the offsets
+    # and flows really move (and let gradients reach the layers before them).
     for module in model.deform_align.values():
         if hasattr(module, "conv_offset"):
             torch.nn.init.normal_(module.conv_offset[-1].weight, std=0.05)
+    for level in model.spynet.basic_module:
+        torch.nn.init.normal_(level.basic_module[-1].conv.weight, std=0.01)
 
 
 def test_c64n7_has_the_published_parameter_count():
@@ -145,3 +148,16 @@ def test_bad_arguments_and_inputs_are_clear_errors():
         tiny()(torch.rand(1, 3, 8, 8))
     with pytest.raises(ValueError, match=r"\(n, t, 3, h, w\)"):
         tiny()(torch.rand(1, 0, 3, 8, 8))
+
+
+def test_gradient_checkpointing_gives_the_same_gradients():
+    model = tiny()
+    randomise_offset_heads(model)
+    lqs = torch.rand(1, 4, 3, 12, 12)
+    model(lqs).square().mean().backward()
+    plain = {n: p.grad.clone() for n, p in model.named_parameters()}
+    model.zero_grad()
+    model.gradient_checkpointing = True
+    model(lqs).square().mean().backward()
+    for name, param in model.named_parameters():
+        torch.testing.assert_close(param.grad, plain[name], atol=1e-6, rtol=1e-4, msg=name)

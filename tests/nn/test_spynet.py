@@ -52,3 +52,10 @@ def test_a_wrong_spynet_file_names_the_problem(tmp_path):
     torch.save({"conv.weight": torch.zeros(1)}, tmp_path / "other.pth")
     with pytest.raises(ValueError, match=r"other\.pth.*Missing keys: basic_module"):
         SPyNet(pretrained=str(tmp_path / "other.pth"))
+
+
+def test_untrained_spynet_predicts_zero_flow():
+    net = SPyNet()
+    with torch.no_grad():
+        flow = net(torch.rand(1, 3, 20, 24), torch.rand(1, 3, 20, 24))
+    assert flow.abs().max() == 0

@@ -17,6 +17,7 @@ from collections.abc import Callable
 import torch
 from torch import nn
 from torch.nn import functional as F
+from torch.utils.checkpoint import checkpoint
 
 from vsr.nn.alignment import FlowGuidedDeformableAlignment, FlowWarpAlignment
 from vsr.nn.blocks import PixelShufflePack, ResidualBlocksWithInputConv
@@ -124,8 +125,16 @@ class BasicVSRPlusPlus(nn.Module):
         self.conv_hr = nn.Conv2d(64, 64, 3, 1, 1)
         self.conv_last = nn.Conv2d(64, 3, 3, 1, 1)
         self.lrelu = nn.LeakyReLU(negative_slope=0.1, inplace=True)
+        # Recompute each frame's blocks in the backward pass instead of storing their
+        # activations: memory for long training clips, not a weight (no state_dict entry).
+        self.gradient_checkpointing = False
 
     # ------------------------------------------------------------------ helpers
+
+    def _run(self, module: Callable[..., torch.Tensor], *args: torch.Tensor) -> torch.Tensor:
+        if self.gradient_checkpointing and torch.is_grad_enabled():
+            return checkpoint(module, *args, use_reentrant=False)
+        return module(*args)
 
     @staticmethod
     def is_mirror_extended(lqs: torch.Tensor) -> bool:
@@ -146,15 +155,17 @@ class BasicVSRPlusPlus(nn.Module):
         """
         n, t, c, h, w = lqs.shape
         if t == 1:
-            empty = lqs.new_zeros(n, 0, 2, h, w)
+            empty = lqs.new_zeros(n, 0, 2, h, w, dtype=torch.float32)
             return empty, empty
-        earlier = lqs[:, :-1].reshape(-1, c, h, w)
-        later = lqs[:, 1:].reshape(-1, c, h, w)
-        flows_backward = self.spynet(earlier, later).view(n, t - 1, 2, h, w)
-        if mirrored:
-            flows_forward = flows_backward.flip(1)
-        else:
-            flows_forward = self.spynet(later, earlier).view(n, t - 1, 2, h, w)
+        earlier = lqs[:, :-1].reshape(-1, c, h, w).float()
+        later = lqs[:, 1:].reshape(-1, c, h, w).float()
+        # Flows stay in fp32 under mixed precision: a bf16 flow of 100 px is off by half a pixel.
+        with torch.autocast(lqs.device.type, enabled=False):
+            flows_backward = self.spynet(earlier, later).view(n, t - 1, 2, h, w)
+            if mirrored:
+                flows_forward = flows_backward.flip(1)
+            else:
+                flows_forward = self.spynet(later, earlier).view(n, t - 1, 2, h, w)
         return flows_backward, flows_forward
 
     # ------------------------------------------------------------------ propagation
@@ -207,17 +218,25 @@ class BasicVSRPlusPlus(nn.Module):
                     neighbours.append(feat_n2)
                     warped.append(cond_n2)
                     nflows.append(flow_n2)
-                feat_prop = align(neighbours, warped, feat_current, nflows)
+                feat_prop = self._run(align, neighbours, warped, feat_current, nflows)
 
             # Aggregation (the grid): this frame's feature, every earlier branch's output at
             # this frame, and the aligned feature; the backbone predicts a residual.
             feat = torch.cat([feat_current, *(fetch(e[idx]) for e in earlier), feat_prop], dim=1)
-            feat_prop = feat_prop + self.backbone[branch](feat)
+            feat_prop = feat_prop + self._run(self.backbone[branch], feat)
             outputs.append(park(feat_prop))
 
         return outputs[::-1] if branch.startswith("backward") else outputs
 
     # ------------------------------------------------------------------ upsampling
+
+    def reconstruct(self, feat: torch.Tensor) -> torch.Tensor:
+        """Aggregated features of one frame (n, (1+branches)·C, h, w) → RGB residual."""
+        hr = self.reconstruction(feat)
+        hr = self.lrelu(self.upsample1(hr))
+        hr = self.lrelu(self.upsample2(hr))
+        hr = self.lrelu(self.conv_hr(hr))
+        return self.conv_last(hr)
 
     def upsample(
         self,
@@ -230,11 +249,7 @@ class BasicVSRPlusPlus(nn.Module):
         outputs = []
         for i in range(lqs.shape[1]):
             hr = torch.cat([fetch(feats[k][i]) for k in ("spatial", *self.branches)], dim=1)
-            hr = self.reconstruction(hr)
-            hr = self.lrelu(self.upsample1(hr))
-            hr = self.lrelu(self.upsample2(hr))
-            hr = self.lrelu(self.conv_hr(hr))
-            hr = self.conv_last(hr)
+            hr = self._run(self.reconstruct, hr)
             if self.is_low_res_input:
                 base = F.interpolate(
                     lqs[:, i], scale_factor=self.scale, mode="bilinear", align_corners=False

@@ -62,6 +62,12 @@ class SPyNet(nn.Module):
             from vsr.nn.checkpoint import load_spynet_weights
 
             load_spynet_weights(self, pretrained)
+        else:
+            # Trained from scratch, start from zero flow (identity alignment) rather than
+            # the random displacements of a random last layer.
+            for level in self.basic_module:
+                nn.init.zeros_(level.basic_module[-1].conv.weight)
+                nn.init.zeros_(level.basic_module[-1].conv.bias)
 
     def compute_flow(self, ref: torch.Tensor, supp: torch.Tensor) -> torch.Tensor:
         """Flow for inputs whose sides are multiples of 32 (the coarsest level is 1/32)."""
