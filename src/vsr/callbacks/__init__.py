@@ -1,0 +1,5 @@
+"""Training callbacks."""
+
+from vsr.callbacks.sample_images import SampleImages
+
+__all__ = ["SampleImages"]

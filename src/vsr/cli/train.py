@@ -1,0 +1,174 @@
+"""vsr-train: train a video super-resolution model from the Hydra configs in `conf/`.
+
+vsr-train                                  # the demo: a small model on built-in clips, CPU
+vsr-train experiment=basicvsrpp data.root=/data/REDS trainer=ddp trainer.devices=8
+vsr-train -m experiment=demo ablation=glob(*)
+vsr-train --help                           # Hydra's help: config groups and overrides
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import uuid
+from pathlib import Path
+from typing import Any
+
+import hydra
+from omegaconf import DictConfig, OmegaConf
+
+from vsr.config import config_dir
+
+log = logging.getLogger("vsr.train")
+
+
+def instantiate_loggers(cfg: DictConfig | None) -> list:
+    """Loggers from `cfg.logger`; one that cannot start (wandb missing, no network, no
+    account) is dropped with a warning instead of ending the run."""
+    from hydra.utils import instantiate
+
+    loggers = []
+    for name, conf in (cfg or {}).items():
+        if not conf or "_target_" not in conf:
+            continue
+        try:
+            if name == "wandb":
+                conf = _wandb_conf(conf)
+            logger = instantiate(conf)
+            if name == "wandb":
+                _ = logger.experiment  # start the run now: a failure here is survivable
+            loggers.append(logger)
+        except Exception as err:
+            log.warning("logger %r could not start (%s); continuing without it", name, err)
+    return loggers
+
+
+def _wandb_conf(conf: DictConfig) -> DictConfig:
+    import wandb  # noqa: F401  (fails here, clearly, if wandb is not installed)
+
+    # One id per run directory: a restarted run continues the same wandb run.
+    id_file = Path(conf.save_dir) / "wandb_run_id.txt"
+    conf = conf.copy()
+    OmegaConf.set_struct(conf, False)
+    if conf.get("id") is None:
+        if id_file.is_file():
+            conf.id = id_file.read_text().strip()
+        else:
+            conf.id = uuid.uuid4().hex[:12]
+            id_file.parent.mkdir(parents=True, exist_ok=True)
+            id_file.write_text(conf.id)
+    conf.resume = "allow"
+    if os.environ.get("WANDB_MODE") == "offline":
+        conf.offline = True
+    return conf
+
+
+def resolve_ckpt_path(ckpt_path: str | None, output_dir: str) -> str | None:
+    """`last` → the run's last checkpoint if there is one (fresh start otherwise)."""
+    if ckpt_path != "last":
+        if ckpt_path and not Path(ckpt_path).is_file():
+            raise FileNotFoundError(f"ckpt_path={ckpt_path} does not exist")
+        return ckpt_path
+    last = Path(output_dir) / "checkpoints" / "last.ckpt"
+    return str(last) if last.is_file() else None
+
+
+def data_config(cfg: DictConfig) -> DictConfig:
+    """The data module's config; a `demo` entry in it (the demo data's settings) means: build
+    the demo data set at `root` on first use (a few seconds, from bundled photographs)."""
+    data = cfg.data.copy()
+    OmegaConf.set_struct(data, False)
+    demo = data.pop("demo", None)
+    if demo is not None:
+        from vsr.data.demo import DemoConfig, build_demo
+
+        root = Path(data.root)
+        if not (root / "train_sharp").is_dir():
+            log.info("building the demo data set in %s", root)
+        build_demo(root, DemoConfig(**demo))
+    return data
+
+
+def save_final_checkpoint(trainer) -> None:
+    """Checkpoints are written after validations; make sure the final step has one too, so
+    the next `ckpt_path=last` starts exactly where this run ended."""
+    callback = trainer.checkpoint_callback
+    if callback is None or callback.dirpath is None or trainer.fast_dev_run:
+        return
+    last = Path(callback.dirpath) / "last.ckpt"
+    if getattr(callback, "_last_global_step_saved", None) != trainer.global_step:
+        trainer.save_checkpoint(last)
+
+
+def train(cfg: DictConfig) -> dict[str, Any]:
+    """Seed → data, model, callbacks, loggers, trainer → log config → fit → test."""
+    import lightning as L
+    from hydra.utils import instantiate
+
+    L.seed_everything(cfg.seed, workers=True)
+    datamodule = instantiate(data_config(cfg), _convert_="partial")
+    model = instantiate(cfg.model, _convert_="partial")
+    callbacks = [instantiate(c) for c in (cfg.get("callbacks") or {}).values() if c]
+    loggers = instantiate_loggers(cfg.get("logger"))
+    trainer = instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False)
+
+    params = sum(p.numel() for p in model.generator.parameters())
+    hparams = {
+        "config": OmegaConf.to_container(cfg, resolve=True),
+        "params/generator": params,
+        "params/trainable": sum(p.numel() for p in model.generator.parameters() if p.requires_grad),
+    }
+    for logger in trainer.loggers:
+        logger.log_hyperparams(hparams)
+    log.info("generator parameters: %s", f"{params:,}")
+
+    ckpt_path = resolve_ckpt_path(cfg.get("ckpt_path"), cfg.paths.output_dir)
+    if ckpt_path:
+        log.info("resuming from %s", ckpt_path)
+    if cfg.get("train", True):
+        trainer.fit(model, datamodule=datamodule, ckpt_path=ckpt_path)
+        save_final_checkpoint(trainer)
+    metrics = {k: float(v) for k, v in trainer.callback_metrics.items()}
+    if cfg.get("test"):
+        best = getattr(trainer.checkpoint_callback, "best_model_path", "") or None
+        trainer.test(model, datamodule=datamodule, ckpt_path=best)
+        metrics.update({k: float(v) for k, v in trainer.callback_metrics.items()})
+    return metrics
+
+
+@hydra.main(config_path=config_dir(), config_name="train", version_base="1.3")
+def _main(cfg: DictConfig) -> float | None:
+    from rich.console import Console
+    from rich.syntax import Syntax
+
+    output_dir = Path(cfg.paths.output_dir)
+    output_dir.mkdir(parents=True, exist_ok=True)
+    text = OmegaConf.to_yaml(cfg, resolve=True)
+    (output_dir / "config.yaml").write_text(text)
+    Console(stderr=True).print(Syntax(text, "yaml"))
+    try:
+        metrics = train(cfg)
+    finally:
+        _close_loggers()
+        log.info("output directory: %s", output_dir)
+    # Returned for Hydra sweepers (Optuna optimises it).
+    return metrics.get("val/psnr_best")
+
+
+def _close_loggers() -> None:
+    """Finish a wandb run even after a failure, so the next job of a multirun starts clean."""
+    try:
+        import wandb
+
+        if wandb.run is not None:
+            wandb.finish()
+    except Exception:  # wandb missing or already broken: nothing to close
+        pass
+
+
+def main() -> None:
+    _main()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,119 @@
+"""The LightningModule in real Trainer runs on the tiny demo data."""
+
+import math
+
+import lightning as L
+import pytest
+import torch
+from lightning.pytorch.callbacks import Callback
+
+from vsr.data import VSRDataModule
+from vsr.models import VSRModule
+from vsr.nn import BasicVSRPlusPlus
+
+
+def datamodule(root) -> VSRDataModule:
+    return VSRDataModule(
+        kind="reds",
+        root=str(root),
+        num_frames=3,
+        gt_patch_size=32,
+        batch_size=1,
+        num_workers=0,
+        samples_per_epoch=8,
+        val_sets=[{"name": "REDS4", "split": "reds4_val", "clips": ["000"], "max_frames": 3}],
+    )
+
+
+class Record(Callback):
+    """What the optimiser and the flow network looked like at every training step."""
+
+    def __init__(self):
+        self.steps = []
+
+    def on_before_optimizer_step(self, trainer, module, optimizer):
+        spynet = module.generator.spynet
+        self.steps.append(
+            {
+                "step": trainer.global_step,
+                "spynet_has_grad": any(p.grad is not None for p in spynet.parameters()),
+                "lr": {g["name"]: g["lr"] for g in optimizer.param_groups},
+            }
+        )
+
+
+def trainer(tmp_path, max_steps, **kwargs) -> L.Trainer:
+    return L.Trainer(
+        accelerator="cpu",
+        max_steps=max_steps,
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        default_root_dir=tmp_path,
+        num_sanity_val_steps=0,
+        **{"limit_val_batches": 1, **kwargs},
+    )
+
+
+def tiny_module(**kwargs) -> VSRModule:
+    torch.manual_seed(0)
+    return VSRModule(BasicVSRPlusPlus(8, 1), **kwargs)
+
+
+def test_spynet_is_frozen_for_fix_flow_iters_steps_with_its_own_lr(demo_root, tmp_path):
+    record = Record()
+    module = tiny_module(fix_flow_iters=2)
+    spynet_before = [p.detach().clone() for p in module.generator.spynet.parameters()]
+    trainer(tmp_path, 4, callbacks=[record]).fit(module, datamodule=datamodule(demo_root))
+    assert [s["step"] for s in record.steps] == [0, 1, 2, 3]
+    assert [s["spynet_has_grad"] for s in record.steps] == [False, False, True, True]
+    first = record.steps[0]["lr"]
+    assert first["main"] == pytest.approx(1e-4)
+    assert first["spynet"] == pytest.approx(0.25e-4)
+    # the flow net moved once unfrozen
+    after = list(module.generator.spynet.parameters())
+    assert any(not torch.equal(a, b) for a, b in zip(after, spynet_before, strict=True))
+
+
+def test_cosine_decay_per_step_to_eta_min(demo_root, tmp_path):
+    record = Record()
+    module = tiny_module(fix_flow_iters=0, eta_min=1e-7)
+    trainer(tmp_path, 5, callbacks=[record], limit_val_batches=0).fit(
+        module, datamodule=datamodule(demo_root)
+    )
+    lrs = [s["lr"]["main"] for s in record.steps]
+    expected = [1e-7 + (1e-4 - 1e-7) * (1 + math.cos(math.pi * i / 5)) / 2 for i in range(5)]
+    assert lrs == pytest.approx(expected, rel=1e-6)
+    spynet = [s["lr"]["spynet"] for s in record.steps]
+    assert spynet[0] == pytest.approx(0.25e-4) and spynet[-1] < spynet[0]
+
+
+def test_validation_logs_protocol_metrics_and_the_bicubic_baseline(demo_root, tmp_path):
+    module = tiny_module(fix_flow_iters=0)
+    t = trainer(tmp_path, 2, val_check_interval=2)
+    t.fit(module, datamodule=datamodule(demo_root))
+    metrics = t.callback_metrics
+    for key in ("val/psnr", "val/ssim", "val/psnr_best", "val/psnr_bicubic"):
+        assert key in metrics and torch.isfinite(metrics[key])
+    assert metrics["val/psnr_best"] == metrics["val/psnr"]
+    assert module.samples["output"].shape == (3, 3, 32, 32)
+
+
+def test_ema_weights_are_averaged_and_saved_under_generator_ema(demo_root, tmp_path):
+    module = tiny_module(fix_flow_iters=0, ema_decay=0.5)
+    trainer(tmp_path, 3, limit_val_batches=0).fit(module, datamodule=datamodule(demo_root))
+    state = module.state_dict()
+    assert int(state["generator_ema.n_averaged"]) == 3
+    live, ema = state["generator.conv_last.weight"], state["generator_ema.module.conv_last.weight"]
+    assert not torch.equal(live, ema)
+    assert not any(p.requires_grad for p in module.generator_ema.parameters())
+
+
+def test_pretrained_weights_initialise_the_generator(tmp_path):
+    source = BasicVSRPlusPlus(8, 1)
+    torch.nn.init.normal_(source.conv_last.weight)
+    path = tmp_path / "reds.pth"
+    torch.save({"state_dict": {f"generator.{k}": v for k, v in source.state_dict().items()}}, path)
+    module = VSRModule(BasicVSRPlusPlus(8, 1), pretrained=str(path))
+    torch.testing.assert_close(module.generator.conv_last.weight, source.conv_last.weight)
