@@ -1,0 +1,1 @@
+"""Benchmarks: data-loading throughput per storage back-end (`vsr.bench.data`)."""

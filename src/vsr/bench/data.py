@@ -1,0 +1,286 @@
+"""Data-loading throughput of each storage back-end, in training samples per second per worker.
+
+A sample is what one training step needs from storage at a recipe: a window of consecutive
+frames of a random clip, one random GT crop (aligned to the scale) and the matching low-res
+crop, for every frame of the window. The benchmark writes generated frames (photographs with
+sensor-like noise, so PNGs are as hard to decode as real ones) as PNG files in a temporary
+folder, converts them with each back-end's writer, and times one process reading samples,
+which is what one DataLoader worker does.
+
+Recipes (see the BasicSR/mmagic BasicVSR++ configs):
+
+* `reds`: 30-frame windows of 1280x720 GT frames (320x180 low-res), GT crop 256.
+* `vimeo`: 7-frame septuplets of 448x256 GT frames (112x64 low-res), GT crop 256.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+
+from vsr.data.stores import FrameStore
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """What a training sample reads.
+
+    Attributes:
+        name: recipe name.
+        num_clips: clips generated for the benchmark.
+        clip_frames: frames per generated clip.
+        window: frames per sample.
+        height: GT frame height.
+        width: GT frame width.
+        crop: GT crop side.
+        scale: downscaling factor of the low-res frames.
+    """
+
+    name: str
+    num_clips: int
+    clip_frames: int
+    window: int
+    height: int
+    width: int
+    crop: int
+    scale: int = 4
+
+
+RECIPES = {
+    "reds": Recipe(
+        "reds", num_clips=3, clip_frames=32, window=30, height=720, width=1280, crop=256
+    ),
+    "vimeo": Recipe(
+        "vimeo", num_clips=16, clip_frames=7, window=7, height=256, width=448, crop=256
+    ),
+}
+BACKENDS = ("folder", "lmdb", "shards", "shards-raw", "arrays", "arrays-full")
+
+
+def generate_frames(recipe: Recipe, root: Path, seed: int = 0) -> None:
+    """Write the recipe's clips as PNG files in REDS layout under root."""
+    import skimage.data
+    from PIL import Image
+
+    rng = np.random.default_rng(seed)
+    photos = [skimage.data.astronaut(), skimage.data.coffee(), skimage.data.rocket()]
+    h, w, s = recipe.height, recipe.width, recipe.scale
+    for c in range(recipe.num_clips):
+        photo = Image.fromarray(photos[c % len(photos)])
+        # A base larger than the frame, panned across by a few pixels per frame.
+        base = np.asarray(photo.resize((w + 4 * recipe.clip_frames, h + 64), Image.BICUBIC))
+        gt_dir = root / "train_sharp" / f"{c:03d}"
+        lr_dir = root / "train_sharp_bicubic" / f"X{s}" / f"{c:03d}"
+        gt_dir.mkdir(parents=True)
+        lr_dir.mkdir(parents=True)
+        for t in range(recipe.clip_frames):
+            frame = base[t % 64 : t % 64 + h, 4 * t : 4 * t + w].astype(np.float32)
+            frame += rng.normal(0, 3, frame.shape).astype(np.float32)  # sensor noise
+            gt = Image.fromarray(np.clip(frame, 0, 255).astype(np.uint8))
+            gt.save(gt_dir / f"{t:08d}.png", compress_level=1)
+            gt.resize((w // s, h // s), Image.BICUBIC).save(
+                lr_dir / f"{t:08d}.png", compress_level=1
+            )
+
+
+def _reader(store: FrameStore, backend: str) -> Callable[..., np.ndarray]:
+    """read(clip, index, kind, top, left, size) for a back-end: crops without decode if it can."""
+    if backend == "arrays":
+        return lambda c, i, k, top, left, n: store.read_crop(c, i, k, top, left, n, n)  # type: ignore[attr-defined]
+    return lambda c, i, k, top, left, n: store.read(c, i, k)[top : top + n, left : left + n]
+
+
+def read_sample(
+    store: FrameStore, read: Callable[..., np.ndarray], recipe: Recipe, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray]:
+    """One training sample's (lr, gt) frames: (t, h, w, 3) uint8 each."""
+    clips = list(store.clips().values())
+    info = clips[rng.integers(len(clips))]
+    start = int(rng.integers(info.num_frames - recipe.window + 1))
+    s, n = recipe.scale, recipe.crop
+    top = int(rng.integers((info.gt_size[0] - n) // s + 1)) * s
+    left = int(rng.integers((info.gt_size[1] - n) // s + 1)) * s
+    frames = range(start, start + recipe.window)
+    gt = np.stack([read(info.name, t, "gt", top, left, n) for t in frames])
+    lr = np.stack([read(info.name, t, "lr", top // s, left // s, n // s) for t in frames])
+    return lr, gt
+
+
+def measure(
+    store: FrameStore, backend: str, recipe: Recipe, min_time: float, min_samples: int = 3
+) -> dict:
+    """Samples per second of one process reading from `store`."""
+    read = _reader(store, backend)
+    rng = np.random.default_rng(1)
+    read_sample(store, read, recipe, rng)  # warm-up: opens files, maps, databases
+    count, start = 0, time.perf_counter()
+    while count < min_samples or time.perf_counter() - start < min_time:
+        _, gt = read_sample(store, read, recipe, rng)
+        assert gt.shape == (recipe.window, recipe.crop, recipe.crop, 3)
+        count += 1
+    elapsed = time.perf_counter() - start
+    return {
+        "samples_per_s": round(count / elapsed, 3),
+        "ms_per_sample": round(1000 * elapsed / count, 2),
+        "samples": count,
+    }
+
+
+def _disk_bytes(path: Path) -> int:
+    return sum(p.stat().st_blocks * 512 for p in path.rglob("*") if p.is_file())
+
+
+def open_backends(
+    src_root: Path, work: Path, backends: Sequence[str]
+) -> dict[str, tuple[FrameStore, Path]]:
+    """Convert the generated PNG dataset into each back-end; returns store and folder."""
+    from vsr.data.array_store import ArrayStore, write_arrays
+    from vsr.data.folder import FolderStore
+    from vsr.data.layouts import discover
+    from vsr.data.lmdb_store import REDS_DB_NAMES, LmdbStore, write_lmdb
+    from vsr.data.shard_store import ShardStore, write_shards
+    from vsr.data.validate import scan_layout
+
+    layout = discover("reds", src_root, split="all")
+    folder = FolderStore.from_layout(layout, scan_layout(layout, scale=4))
+    out: dict[str, tuple[FrameStore, Path]] = {}
+    for backend in backends:
+        dst = work / backend
+        if backend == "folder":
+            out[backend] = (folder, src_root)
+        elif backend == "lmdb":
+            write_lmdb(folder, dst, db_names=REDS_DB_NAMES)
+            out[backend] = (LmdbStore.open(dst), dst)
+        elif backend in ("shards", "shards-raw"):
+            write_shards(folder, dst, encoding="raw" if backend == "shards-raw" else "png")
+            out[backend] = (ShardStore(dst), dst)
+        elif backend in ("arrays", "arrays-full"):  # one store, read by crop or whole frame
+            dst = work / "arrays"
+            if not (dst / "store.json").exists():
+                write_arrays(folder, dst)
+            out[backend] = (ArrayStore(dst), dst)
+        else:
+            raise ValueError(f"unknown back-end {backend!r}, expected one of {BACKENDS}")
+    return out
+
+
+def run(
+    recipes: Sequence[str] = ("reds", "vimeo"),
+    backends: Sequence[str] = BACKENDS,
+    min_time: float = 5.0,
+    workdir: str | None = None,
+    recipe_overrides: dict | None = None,
+    log: Callable[[str], None] = lambda m: print(m, file=sys.stderr),
+) -> dict:
+    """Run the benchmark; returns the results as a JSON-ready dict.
+
+    Args:
+        recipes: recipe names (`reds`, `vimeo`).
+        backends: back-ends to time (`folder` is the baseline for the speed-ups).
+        min_time: seconds of reading per (recipe, back-end).
+        workdir: where to write the generated data (a temporary folder by default; removed).
+        recipe_overrides: fields to change in every recipe (e.g. smaller frames for a smoke test).
+        log: progress messages.
+    """
+    results: dict = {
+        "machine": {
+            "cpu_count": os.cpu_count(),
+            "processor": platform.processor() or platform.machine(),
+            "python": platform.python_version(),
+            "numpy": np.__version__,
+            "threads_env": {
+                k: os.environ.get(k)
+                for k in ("OMP_NUM_THREADS", "MKL_NUM_THREADS")
+                if k in os.environ
+            },
+        },
+        "unit": "training samples per second, one process (= one DataLoader worker)",
+        "recipes": {},
+    }
+    tmp = Path(tempfile.mkdtemp(prefix="vsr-bench-data-", dir=workdir))
+    try:
+        for name in recipes:
+            recipe = RECIPES[name]
+            if recipe_overrides:
+                recipe = Recipe(**{**asdict(recipe), **recipe_overrides})
+            root = tmp / name
+            log(f"[{name}] generating {recipe.num_clips} clips x {recipe.clip_frames} frames")
+            generate_frames(recipe, root / "png")
+            stores = open_backends(root / "png", root, backends)
+            entry: dict = {"recipe": asdict(recipe), "backends": {}}
+            for backend, (store, path) in stores.items():
+                log(f"[{name}] timing {backend}")
+                row = measure(store, backend, recipe, min_time)
+                row["disk_mb"] = round(_disk_bytes(path) / 2**20, 1)
+                entry["backends"][backend] = row
+            base = entry["backends"].get("folder", {}).get("samples_per_s")
+            if base:
+                for row in entry["backends"].values():
+                    row["speedup_vs_folder"] = round(row["samples_per_s"] / base, 2)
+            results["recipes"][name] = entry
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return results
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Options of `vsr-bench data`."""
+    parser.add_argument(
+        "--recipes", nargs="+", choices=sorted(RECIPES), default=["reds", "vimeo"],
+        help="recipes to time (default: reds vimeo)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--backends", nargs="+", choices=BACKENDS, default=list(BACKENDS),
+        help="back-ends to time (default: all)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--min-time", type=float, default=5.0, help="seconds of reading per back-end (default 5)"
+    )
+    parser.add_argument("--workdir", help="folder for the generated data (default: system temp)")
+    parser.add_argument("--out", help="also write the JSON results to this file")
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help="smoke test: tiny frames and clips, 0.2 s per back-end (numbers meaningless)",
+    )
+
+
+def run_from_args(args: argparse.Namespace, command: str = "vsr-bench data") -> dict:
+    """Run with parsed `vsr-bench data` options, print the JSON (and write `--out`).
+
+    Args:
+        args: parsed options (see `add_arguments`).
+        command: the command line, recorded in the results.
+    """
+    overrides = None
+    min_time = args.min_time
+    if args.quick:
+        overrides = {"num_clips": 2, "height": 96, "width": 128, "crop": 64}
+        min_time = 0.2
+    results = run(args.recipes, args.backends, min_time, args.workdir, overrides)
+    results["command"] = command
+    text = json.dumps(results, indent=2)
+    print(text)
+    if args.out:
+        Path(args.out).write_text(text + "\n")
+    return results
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """`vsr-bench data` as a stand-alone entry point."""
+    parser = argparse.ArgumentParser(prog="vsr-bench data", description=__doc__.split("\n\n")[0])
+    add_arguments(parser)
+    argv = list(sys.argv[1:] if argv is None else argv)
+    run_from_args(parser.parse_args(argv), " ".join(["vsr-bench data", *argv]))
+    return 0

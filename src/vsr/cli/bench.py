@@ -1,0 +1,37 @@
+"""`vsr-bench`: performance measurements, one subcommand each.
+
+vsr-bench data     samples/s per DataLoader worker for each storage back-end
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from vsr.bench import data
+
+    parser = argparse.ArgumentParser(prog="vsr-bench", description="Performance measurements.")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    p = sub.add_parser(
+        "data",
+        help="data-loading throughput of each storage back-end",
+        description=data.__doc__.split("\n\n")[0],
+    )
+    data.add_arguments(p)
+    p.set_defaults(run=data.run_from_args)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of `vsr-bench`; returns the exit status."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    args = build_parser().parse_args(argv)
+    args.run(args, " ".join(["vsr-bench", *argv]))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,287 @@
+"""Convert a dataset into a faster storage back-end, or build the demo dataset.
+
+    vsr-prepare arrays SRC DST     memory-mapped uint8 frames, the fastest local back-end
+    vsr-prepare lmdb   SRC DST     BasicSR-compatible LMDB databases of PNG frames
+    vsr-prepare shards SRC DST     litdata chunks (PNG or raw), for local or object storage
+    vsr-prepare demo   DST         a small REDS-layout dataset made from bundled photographs
+
+SRC is a dataset root in REDS, Vimeo-90K or folder-of-clips layout (detected, or `--layout`).
+Output is atomic: frames go to `DST.partial`, renamed to DST once complete, so an interrupted
+conversion never leaves a DST that looks usable; running the command again starts over.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from vsr.data.stores import ClipInfo
+
+FORMATS = {"arrays": "vsr-arrays", "lmdb": "vsr-lmdb", "shards": "vsr-shards"}
+
+
+class PrepareError(Exception):
+    """A problem to report in one message, without a traceback."""
+
+
+def detect_layout(root: Path) -> str:
+    """`reds`, `vimeo` or `folder`, from the folders found under root."""
+    if (root / "train_sharp").is_dir() or (root / "val_sharp").is_dir():
+        return "reds"
+    if (root / "sequences").is_dir() or (root / "sep_trainlist.txt").is_file():
+        return "vimeo"
+    return "folder"
+
+
+def open_source(args: argparse.Namespace):
+    """The `FolderStore` over SRC and the `ClipInfo` of its clips, after checking every file."""
+    from vsr.data.folder import FolderStore
+    from vsr.data.layouts import discover, read_list_file
+    from vsr.data.validate import scan_layout
+
+    root = Path(args.src).expanduser()
+    if not root.is_dir():
+        raise PrepareError(f"source {root} does not exist or is not a folder")
+    kind = args.layout if args.layout != "auto" else detect_layout(root)
+    options = dict(
+        scale=args.scale,
+        degradation=args.degradation,
+        lr_source={"auto": "auto", "stored": "stored", "none": "generate"}[args.lr],
+        lr_dir=args.lr_dir,
+    )
+    if kind != "reds":
+        options["gt_dir"] = args.gt_dir
+    split = args.split
+    clips = None
+    if kind == "vimeo" and split == "all" and args.list_file is None:
+        # Vimeo-90K has no "all" list: take the train and test lists together.
+        clips = []
+        for name in ("sep_trainlist.txt", "sep_testlist.txt"):
+            if (root / name).is_file():
+                clips += [c for c in read_list_file(root / name) if c not in clips]
+        split = None
+    layout = discover(
+        kind,  # type: ignore[arg-type]
+        root,
+        split=split,
+        list_file=args.list_file,
+        clips=clips,
+        **options,  # type: ignore[arg-type]
+    )
+    infos = scan_layout(layout, scale=args.scale)
+    return FolderStore.from_layout(layout, infos), infos, kind
+
+
+def _progress(description: str):
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
+
+    return Progress(
+        f"[bold]{description}",
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+        transient=False,
+    )
+
+
+def _frames(infos: dict[str, ClipInfo]) -> int:
+    return sum(i.num_frames * (2 if i.lr_size is not None else 1) for i in infos.values())
+
+
+def _is_complete(path: Path, fmt: str) -> bool:
+    from vsr.data.array_store import read_manifest
+
+    try:
+        read_manifest(path, fmt)
+    except OSError:
+        return False
+    return True
+
+
+def convert(args: argparse.Namespace) -> Path:
+    """Run one conversion (`arrays`, `lmdb` or `shards`) atomically; returns DST."""
+    dst = Path(args.dst).expanduser()
+    fmt = FORMATS[args.command]
+    if dst.exists() and not args.force:
+        if _is_complete(dst, fmt):
+            print(f"{dst} is already a complete {args.command} store; nothing to do")
+            return dst
+        raise PrepareError(f"{dst} exists and is not a complete {args.command} store; use --force")
+    partial = dst.with_name(dst.name + ".partial")
+    if partial.exists():
+        print(f"removing {partial}, left by an interrupted conversion")
+        shutil.rmtree(partial)
+
+    src, infos, kind = open_source(args)
+    total = _frames(infos)
+    print(f"{args.src}: {kind} layout, {len(infos)} clips, {total} frames -> {dst}")
+    partial.mkdir(parents=True)
+    try:
+        if args.command == "shards":
+            from vsr.data.shard_store import write_shards
+
+            write_shards(
+                src,
+                partial,
+                encoding=args.encoding,
+                chunk_bytes=args.chunk_bytes,
+                verbose=not args.quiet,
+            )
+        else:
+            with _progress(args.command) as bar:
+                task = bar.add_task(args.command, total=total)
+                advance: Callable[[int], None] = lambda n: bar.advance(task, n)  # noqa: E731
+                if args.command == "arrays":
+                    from vsr.data.array_store import write_arrays
+
+                    write_arrays(src, partial, progress=advance)
+                else:
+                    from vsr.data.lmdb_store import DEFAULT_DB_NAMES, REDS_DB_NAMES, write_lmdb
+
+                    names = REDS_DB_NAMES if kind == "reds" else DEFAULT_DB_NAMES
+                    write_lmdb(
+                        src,
+                        partial,
+                        db_names=names,
+                        compress_level=args.compress_level,
+                        progress=advance,
+                    )
+    except BaseException:
+        # A failed conversion cleans up after itself; only a killed one leaves DST.partial.
+        shutil.rmtree(partial, ignore_errors=True)
+        raise
+    if dst.exists():  # --force: replace only now that the new store is complete
+        shutil.rmtree(dst)
+    partial.rename(dst)
+    print(f"wrote {dst}")
+    return dst
+
+
+def build_demo(args: argparse.Namespace) -> Path:
+    """Build the demo dataset (atomic by itself)."""
+    from vsr.data.demo import DemoConfig
+    from vsr.data.demo import build_demo as build
+
+    config = DemoConfig(
+        num_clips=args.clips,
+        num_frames=args.frames,
+        height=args.height,
+        width=args.width,
+        scale=args.scale,
+        seed=args.seed,
+    )
+    with _progress("demo") as bar:
+        task = bar.add_task("demo", total=config.num_clips * config.num_frames)
+        dst = build(args.dst, config, overwrite=args.force, on_frame=lambda: bar.advance(task))
+    print(f"demo dataset ready at {dst} (REDS layout; REDS4 clips 000, 011, 015, 020 held out)")
+    return dst
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="vsr-prepare",
+        description=__doc__.split("\n\n")[0],
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog="Run `vsr-prepare COMMAND --help` for the options of each command.",
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    helps = {
+        "arrays": "memory-mapped uint8 frame packs (fastest local reads, largest on disk)",
+        "lmdb": "BasicSR-compatible LMDB databases of PNG frames",
+        "shards": "litdata chunks, streamable from object storage",
+    }
+    for name, text in helps.items():
+        p = sub.add_parser(name, help=text, description=f"Convert SRC into {text}.")
+        p.add_argument("src", metavar="SRC", help="dataset root")
+        p.add_argument("dst", metavar="DST", help="output folder (written as DST.partial first)")
+        p.add_argument(
+            "--layout",
+            choices=("auto", "reds", "vimeo", "folder"),
+            default="auto",
+            help="layout of SRC (default: detect from its folders)",
+        )
+        p.add_argument(
+            "--split",
+            default="all",
+            help="split to convert (default: all; REDS: reds4_train, reds4_val, ...; "
+            "Vimeo-90K: train, test)",
+        )
+        p.add_argument("--list-file", help="file naming the clips to convert, one per line")
+        p.add_argument("--scale", type=int, default=4, help="downscaling factor (default: 4)")
+        p.add_argument(
+            "--degradation",
+            choices=("bi", "bd"),
+            default="bi",
+            help="which low-res folder (BIx4/BDx4) for Vimeo-90K and folder layouts",
+        )
+        p.add_argument(
+            "--lr",
+            choices=("auto", "stored", "none"),
+            default="auto",
+            help="low-res frames: convert them when present (auto), require them, or skip",
+        )
+        p.add_argument("--gt-dir", help="GT folder relative to SRC (Vimeo-90K/folder layouts)")
+        p.add_argument("--lr-dir", help="low-res folder relative to SRC")
+        p.add_argument("--force", action="store_true", help="replace an existing DST")
+        if name == "lmdb":
+            p.add_argument(
+                "--compress-level", type=int, default=1, help="PNG compression level (default 1)"
+            )
+        if name == "shards":
+            p.add_argument(
+                "--encoding",
+                choices=("png", "raw"),
+                default="png",
+                help="frame bytes: lossless PNG (default) or raw uint8 pixels",
+            )
+            p.add_argument("--chunk-bytes", default="64MB", help="chunk file size (default 64MB)")
+            p.add_argument("--quiet", action="store_true", help="no litdata progress output")
+
+    p = sub.add_parser(
+        "demo",
+        help="build the demo dataset from photographs bundled with scikit-image",
+        description="Build a small REDS-layout dataset of synthetic camera motion over "
+        "photographs bundled with scikit-image (no download). Deterministic for a seed.",
+    )
+    p.add_argument("dst", metavar="DST", help="output folder")
+    p.add_argument("--clips", type=int, default=12, help="number of clips (default 12)")
+    p.add_argument("--frames", type=int, default=30, help="frames per clip (default 30)")
+    p.add_argument("--height", type=int, default=192, help="GT height (default 192)")
+    p.add_argument("--width", type=int, default=256, help="GT width (default 256)")
+    p.add_argument("--scale", type=int, default=4, help="downscaling factor (default 4)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the camera paths (default 0)")
+    p.add_argument("--force", action="store_true", help="rebuild even if DST exists")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of `vsr-prepare`; returns the exit status."""
+    args = build_parser().parse_args(argv)
+    from vsr.data.validate import DataError
+
+    try:
+        if args.command == "demo":
+            build_demo(args)
+        else:
+            convert(args)
+    except (PrepareError, DataError, FileExistsError, OSError, ValueError, KeyError) as err:
+        print(f"vsr-prepare: error: {err}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("vsr-prepare: interrupted; nothing complete was left at DST", file=sys.stderr)
+        return 130
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
