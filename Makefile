@@ -11,7 +11,7 @@ help: ## list the targets
 
 install: ## install vsr and everything it needs into the active Python environment
 	$(PYTHON) -m pip install torch==2.14.1 torchvision==0.29.1
-	$(PYTHON) -m pip install -e ".[dev]"
+	$(PYTHON) -m pip install -e ".[dev,sweep,slurm]"
 
 test: ## run the fast test suite (no GPU, no network)
 	$(PYTEST) -q

@@ -196,3 +196,18 @@ def test_ddp_on_two_cpu_processes_keeps_the_flow_frozen_then_unfreezes(tiny_run,
     vsr_train(*args, "trainer.max_steps=4")
     assert last_checkpoint(run_dir)["global_step"] == 4
     assert spynet_last_layers().abs().max() > 0
+
+
+def test_optuna_sweep_runs_trials_and_reports_the_best(tiny_run, tmp_path):
+    args = [*tiny_run, "trainer.max_steps=2", "data.samples_per_epoch=2"]
+    vsr_train(
+        "hparams_search=optuna",
+        *args,
+        "hydra.sweeper.n_trials=2",
+        "hydra.sweeper.sampler.n_startup_trials=2",
+    )
+    sweep = tmp_path / "logs" / "train" / "multirun" / "demo"
+    results = (sweep / "optimization_results.yaml").read_text()
+    assert "best_params" in results and "model.optimizer.lr" in results
+    assert (sweep / "0" / "checkpoints" / "last.ckpt").is_file()
+    assert (sweep / "1" / "checkpoints" / "last.ckpt").is_file()

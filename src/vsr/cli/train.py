@@ -152,7 +152,7 @@ def _main(cfg: DictConfig) -> float | None:
         _close_loggers()
         log.info("output directory: %s", output_dir)
     # Returned for Hydra sweepers (Optuna optimises it).
-    return metrics.get("val/psnr_best")
+    return metrics.get(cfg.get("optimized_metric") or "val/psnr_best")
 
 
 def _close_loggers() -> None:
