@@ -62,3 +62,13 @@ def test_flow_warp_alignment():
     assert first(feats[:1], feats[:1], feats[0], []) is feats[0]
     second = FlowWarpAlignment(4, order=2)
     assert second(feats, feats, feats[0], []).shape == (1, 4, 6, 6)
+
+
+def test_diverged_offsets_do_not_crash_the_deformable_conv():
+    align = FlowGuidedDeformableAlignment(8, order=2, deform_groups=4)
+    torch.nn.init.constant_(align.conv_offset[-1].bias, float("nan"))
+    feats = [torch.rand(1, 8, 7, 9) for _ in range(2)]
+    flows = [torch.full((1, 2, 7, 9), float("inf")), torch.full((1, 2, 7, 9), -1e30)]
+    out = align(feats, feats, torch.rand(1, 8, 7, 9), flows)
+    out.sum().backward()  # the forward and backward kernels both survive
+    assert out.shape == (1, 8, 7, 9)

@@ -56,3 +56,20 @@ def test_matches_the_reference_formula(size, padding_mode):
 def test_shape_mismatch_is_a_clear_error():
     with pytest.raises(ValueError, match=r"flow must be \(n, 2, h, w\)"):
         flow_warp(torch.rand(1, 3, 8, 8), torch.zeros(1, 2, 8, 9))
+
+
+@pytest.mark.parametrize("padding_mode", ["zeros", "border"])
+def test_non_finite_and_huge_flows_do_not_crash(padding_mode):
+    x = torch.rand(1, 2, 6, 7, requires_grad=True)
+    flow = torch.tensor([float("nan"), float("inf"), -float("inf"), 1e30, -1e30, 0.5])
+    flow = flow.repeat(84 // 6).view(1, 2, 6, 7).requires_grad_(True)
+    out = flow_warp(x, flow, padding_mode)
+    out.sum().backward()
+    assert torch.isfinite(out).all() and torch.isfinite(x.grad).all()
+    # Far outside the frame, zeros padding samples zeros and border padding the border.
+    far = torch.zeros(1, 2, 6, 7)
+    far[:, 0] = 1e30
+    expected = (
+        torch.zeros(1, 2, 6, 7) if padding_mode == "zeros" else x[..., -1:].expand(-1, -1, -1, 7)
+    )
+    torch.testing.assert_close(flow_warp(x, far, padding_mode), expected)

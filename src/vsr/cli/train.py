@@ -17,7 +17,7 @@ from typing import Any
 import hydra
 from omegaconf import DictConfig, OmegaConf
 
-from vsr.config import config_dir
+from vsr.config import check_train_config, config_dir
 
 log = logging.getLogger("vsr.train")
 
@@ -89,6 +89,25 @@ def data_config(cfg: DictConfig) -> DictConfig:
     return data
 
 
+def check_resume_fits(ckpt_path: str, model) -> None:
+    """A run directory's checkpoint must hold the configured network, or say clearly why not."""
+    import torch
+
+    from vsr.nn.checkpoint import CheckpointError, check_fits, generator_state_dict
+
+    try:
+        # mmap: only the tensors' headers are read, not a multi-GB file.
+        state = torch.load(ckpt_path, map_location="cpu", weights_only=False, mmap=True)
+        check_fits(model.generator, generator_state_dict(state, ema=False), ckpt_path)
+    except CheckpointError as err:
+        raise CheckpointError(
+            f"cannot resume from {ckpt_path}: it holds another architecture than the config "
+            f"asks for ({err}). Use another run_name, or ckpt_path=null to start afresh."
+        ) from None
+    except Exception as err:
+        raise CheckpointError(f"cannot resume from {ckpt_path}: {err}") from err
+
+
 def save_final_checkpoint(trainer) -> None:
     """Checkpoints are written after validations; make sure the final step has one too, so
     the next `ckpt_path=last` starts exactly where this run ended."""
@@ -105,9 +124,13 @@ def train(cfg: DictConfig) -> dict[str, Any]:
     import lightning as L
     from hydra.utils import instantiate
 
+    check_train_config(cfg)
+    ckpt_path = resolve_ckpt_path(cfg.get("ckpt_path"), cfg.paths.output_dir)
     L.seed_everything(cfg.seed, workers=True)
     datamodule = instantiate(data_config(cfg), _convert_="partial")
     model = instantiate(cfg.model, _convert_="partial")
+    if ckpt_path:
+        check_resume_fits(ckpt_path, model)
     callbacks = [instantiate(c) for c in (cfg.get("callbacks") or {}).values() if c]
     loggers = instantiate_loggers(cfg.get("logger"))
     trainer = instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False)
@@ -122,7 +145,6 @@ def train(cfg: DictConfig) -> dict[str, Any]:
         logger.log_hyperparams(hparams)
     log.info("generator parameters: %s", f"{params:,}")
 
-    ckpt_path = resolve_ckpt_path(cfg.get("ckpt_path"), cfg.paths.output_dir)
     if ckpt_path:
         log.info("resuming from %s", ckpt_path)
     if cfg.get("train", True):

@@ -7,6 +7,7 @@ mmagic read them as they are.
 
 from __future__ import annotations
 
+import logging
 import math
 from collections.abc import Callable
 
@@ -19,6 +20,23 @@ from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 from vsr.metrics import VideoPSNR, VideoSSIM
 from vsr.models.losses import CharbonnierLoss
 from vsr.nn.checkpoint import generator_state_dict, load_into
+
+log = logging.getLogger(__name__)
+
+
+def describe_batch(batch: dict) -> str:
+    """'clips 000 (frames 3-32), 011 (frames 50-79)': which data a training batch holds."""
+    clips = batch.get("clip")
+    frames = batch.get("frames")
+    if clips is None:
+        return "unknown clips"
+    parts = []
+    for i, clip in enumerate(clips):
+        if frames is not None:
+            parts.append(f"{clip} (frames {int(frames[i].min())}-{int(frames[i].max())})")
+        else:
+            parts.append(str(clip))
+    return "clips " + ", ".join(parts)
 
 
 class VSRModule(LightningModule):
@@ -39,6 +57,10 @@ class VSRModule(LightningModule):
         y_channel: validation metrics on the Y channel (Vid4, Vimeo) instead of RGB (REDS4).
         crop_border: pixels cropped from each side before the validation metrics.
         sample_frames: how many frames of the first validation clip to keep as samples.
+        nonfinite: what a non-finite loss or gradient does: "skip" (no update for that step,
+            counted in `train/nonfinite_skipped`) or "stop" (save a checkpoint, then fail with
+            a message naming the batch's clips). Either way the weights stay untouched.
+        max_nonfinite_skips: with "skip", stop as with "stop" once more steps were skipped.
     """
 
     def __init__(
@@ -55,8 +77,12 @@ class VSRModule(LightningModule):
         y_channel: bool = False,
         crop_border: int = 0,
         sample_frames: int = 3,
+        nonfinite: str = "skip",
+        max_nonfinite_skips: int = 100,
     ):
         super().__init__()
+        if nonfinite not in ("skip", "stop"):
+            raise ValueError(f"model.nonfinite must be 'skip' or 'stop', got {nonfinite!r}")
         self.save_hyperparameters(ignore=["generator", "optimizer"])
         self.generator = generator
         self.optimizer_factory = optimizer or (
@@ -79,6 +105,8 @@ class VSRModule(LightningModule):
         self.val_psnr_bicubic = VideoPSNR(crop_border=crop_border, y_channel=y_channel)
         # In the state dict, so the best value survives a resume.
         self.register_buffer("psnr_best", torch.tensor(-math.inf, dtype=torch.float64))
+        self.register_buffer("nonfinite_skipped", torch.tensor(0, dtype=torch.int64))
+        self._batch_description = ""
         self.samples: dict[str, torch.Tensor] | None = None
 
     # ------------------------------------------------------------------ setup
@@ -125,10 +153,44 @@ class VSRModule(LightningModule):
         self.generator.spynet.requires_grad_(not self.flow_frozen)
 
     def training_step(self, batch: dict, batch_idx: int) -> torch.Tensor:
+        self._batch_description = describe_batch(batch)
         output = self.generator(batch["lq"])
         loss = self.criterion(output, batch["gt"])
         self.log("train/loss", loss, prog_bar=True, batch_size=batch["lq"].shape[0])
         return loss
+
+    def on_before_optimizer_step(self, optimizer) -> None:
+        # After backward (and the DDP all-reduce, so every rank decides alike), before the
+        # update: a non-finite gradient must never reach the weights or Adam's moments.
+        grads = [p.grad for p in self.generator.parameters() if p.grad is not None]
+        if not grads:
+            return
+        total = torch.stack([torch.linalg.vector_norm(g.float()) for g in grads]).sum()
+        if torch.isfinite(total):
+            return
+        for p in self.generator.parameters():
+            p.grad = None  # Adam skips parameters without gradients
+        self.nonfinite_skipped += 1
+        self.log("train/nonfinite_skipped", self.nonfinite_skipped.float(), prog_bar=True)
+        where = (
+            f"non-finite loss or gradients at step {self.global_step} ({self._batch_description})"
+        )
+        skips = int(self.nonfinite_skipped)
+        if self.hparams.nonfinite == "skip" and skips <= self.hparams.max_nonfinite_skips:
+            log.warning("%s: step skipped (%d so far)", where, skips)
+            return
+        path = None
+        if (
+            self.trainer.checkpoint_callback is not None
+            and self.trainer.checkpoint_callback.dirpath
+        ):
+            path = f"{self.trainer.checkpoint_callback.dirpath}/nonfinite_step_{self.global_step:07d}.ckpt"
+            self.trainer.save_checkpoint(path)
+        raise FloatingPointError(
+            f"{where}; {skips} step(s) skipped in all. The weights are untouched"
+            + (f"; checkpoint saved to {path}" if path else "")
+            + ". Lower the learning rate, set trainer.gradient_clip_val, or check those frames."
+        )
 
     def on_train_batch_end(self, outputs, batch, batch_idx: int) -> None:
         if self.generator_ema is not None:

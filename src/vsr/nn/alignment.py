@@ -103,6 +103,11 @@ class FlowGuidedDeformableAlignment(nn.Module):
             dim=1,
         )
         x = torch.cat(neighbours, dim=1)
+        # torchvision's CPU kernel turns offsets into memory indices: a non-finite or huge
+        # offset (a diverged run) would crash the process. Beyond the frame every sample is
+        # zero anyway, so clamping there changes nothing else.
+        bound = float(max(x.shape[-2:]) + 2)
+        offset = offset.nan_to_num(0.0, posinf=bound, neginf=-bound).clamp(-bound, bound)
         return deform_conv2d(x, offset, self.weight, self.bias, padding=1, mask=mask)
 
 

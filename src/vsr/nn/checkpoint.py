@@ -139,8 +139,8 @@ def _describe(keys: list[str], limit: int = 10) -> str:
     return f"{shown}, ... ({len(keys)} in all)" if len(keys) > limit else shown
 
 
-def load_into(model: nn.Module, sd: Mapping[str, torch.Tensor], source: str) -> None:
-    """`load_state_dict(strict=True)` with an error that lists what does not fit."""
+def check_fits(model: nn.Module, sd: Mapping[str, torch.Tensor], source: str) -> None:
+    """Raise `CheckpointError` listing what in `sd` does not fit `model` (keys and shapes)."""
     own = model.state_dict()
     missing = sorted(set(own) - set(sd))
     unexpected = sorted(set(sd) - set(own))
@@ -158,6 +158,11 @@ def load_into(model: nn.Module, sd: Mapping[str, torch.Tensor], source: str) -> 
                 + "."
             )
         raise CheckpointError(" ".join(parts))
+
+
+def load_into(model: nn.Module, sd: Mapping[str, torch.Tensor], source: str) -> None:
+    """`load_state_dict(strict=True)` with an error that lists what does not fit."""
+    check_fits(model, sd, source)
     model.load_state_dict(sd, strict=True)
 
 

@@ -27,10 +27,15 @@ def flow_warp(x: torch.Tensor, flow: torch.Tensor, padding_mode: str = "zeros") 
     xs = torch.arange(w, device=flow.device, dtype=flow.dtype).view(1, 1, w)
     # Pixel coordinates with align_corners=True: pixel centres at integers, the
     # convention both references use (kornia's default would resample an identity map).
+    # Coordinates beyond a pixel outside the frame sample the same (zeros or the border) as
+    # any farther ones; clamping them keeps a diverged flow (inf, nan) from crashing
+    # grid_sample's kernels.
+    map_x = (xs + flow[:, 0]).nan_to_num(0.0, posinf=w + 1.0, neginf=-2.0).clamp(-2.0, w + 1.0)
+    map_y = (ys + flow[:, 1]).nan_to_num(0.0, posinf=h + 1.0, neginf=-2.0).clamp(-2.0, h + 1.0)
     return remap(
         x,
-        xs + flow[:, 0],
-        ys + flow[:, 1],
+        map_x,
+        map_y,
         mode="bilinear",
         padding_mode=padding_mode,
         align_corners=True,
