@@ -1,8 +1,8 @@
 """A process killed while writing a checkpoint leaves the previous one intact."""
 
 import torch
-
 from faults import kill_saver_repeatedly
+
 from vsr.callbacks import AtomicCheckpointIO
 
 

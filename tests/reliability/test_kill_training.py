@@ -4,7 +4,6 @@ import random
 import signal
 
 import torch
-
 from faults import vsr_train_process, wait_for
 
 MAX_STEPS = 8
