@@ -1,0 +1,492 @@
+"""Scoring a network on benchmarks, whole clip by whole clip, with the BasicVSR++ protocol.
+
+For each clip: the low-res frames go through the network in one call (the whole clip; the
+network's `cpu_cache_length` parks per-frame features in CPU memory for clips longer than it),
+optionally through the x8 self-ensemble; each scored GT frame is compared with the mean of its
+outputs (`EvalClips.pred_index`: two for mirrored Vimeo-90K-T input, one otherwise), clamped to
+[0, 1] and rounded to uint8 levels. PSNR and SSIM come from `vsr.metrics.frame_psnr` /
+`frame_ssim` (torch, float64, on the device of the outputs), which score the uint8-rounded frames
+exactly like `vsr.metrics.calculate_psnr` / `calculate_ssim`; the tests check the two against
+each other on the saved frames. Scores are averaged per clip, then over clips.
+
+Memory (x4, c64n7, one clip of t frames of h x w low-res pixels, float32): the per-frame
+features of the 5 feature lists (spatial + 4 branches) take 5 * 64 * 4 = 1280 bytes per low-res
+pixel and frame, the output 3 * 16 * 4 = 192 bytes: a REDS4 clip (t = 100, 180 x 320) needs about
+7.4 GB for features + 1.1 GB for the output, plus SPyNet and per-frame temporaries (an estimate,
+not a measurement). Clips longer than `cpu_cache_length` (100 by default, so not REDS4) keep
+features and outputs in CPU memory and only a few frames on the accelerator; lower it
+(`--cpu-cache-length`) if a clip does not fit. The self-ensemble runs the 8 transforms one after
+the other and keeps one running sum, so it needs one output more, not eight.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import json
+import math
+import os
+import platform
+import time
+from collections.abc import Callable, Iterable, Sequence
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import Tensor, nn
+
+from vsr.data.datasets import EvalClips
+from vsr.data.folder import FolderStore
+from vsr.data.layouts import LRSource
+from vsr.data.validate import DataError, scan_layout
+from vsr.evaluation.benchmarks import Benchmark
+from vsr.metrics.functional import frame_psnr, frame_ssim, to_uint8_levels
+
+METRICS_NOTE = (
+    "PSNR/SSIM with vsr.metrics.frame_psnr/frame_ssim (torch, float64) on outputs clamped to "
+    "[0, 1] and rounded to uint8 levels; equal to vsr.metrics.calculate_psnr/calculate_ssim on "
+    "the saved PNG frames. Per frame -> mean per clip -> mean over clips."
+)
+
+# The 8 dihedral transforms of the frame grid: (horizontal flip, vertical flip, transpose).
+ENSEMBLE_TRANSFORMS: tuple[tuple[bool, bool, bool], ...] = tuple(
+    (hflip, vflip, transpose)
+    for transpose in (False, True)
+    for vflip in (False, True)
+    for hflip in (False, True)
+)
+
+OnClip = Callable[[Benchmark, str, dict[str, Any]], None]
+
+
+def transform(x: Tensor, hflip: bool, vflip: bool, transpose: bool) -> Tensor:
+    """Flip and/or transpose the last two (h, w) dimensions of a clip."""
+    if hflip:
+        x = x.flip(-1)
+    if vflip:
+        x = x.flip(-2)
+    if transpose:
+        x = x.transpose(-1, -2)
+    return x
+
+
+def untransform(x: Tensor, hflip: bool, vflip: bool, transpose: bool) -> Tensor:
+    """Inverse of `transform` with the same flags."""
+    if transpose:
+        x = x.transpose(-1, -2)
+    if vflip:
+        x = x.flip(-2)
+    if hflip:
+        x = x.flip(-1)
+    return x
+
+
+@torch.inference_mode()
+def run_clip(model: nn.Module, lqs: Tensor, ensemble: bool = False) -> Tensor:
+    """The network's raw (unclamped) outputs for whole clips.
+
+    Args:
+        model: maps (n, t, 3, h, w) to (n, t, 3, H, W).
+        lqs: (n, t, 3, h, w) low-res frames in [0, 1].
+        ensemble: average the outputs of the 8 flips/transposes of the clip, each mapped back
+            (x8 self-ensemble); the same transform is applied to every frame.
+
+    Returns:
+        (n, t, 3, H, W) float32, on the device the network returns it on.
+    """
+    if not ensemble:
+        return model(lqs).float()
+    total: Tensor | None = None
+    for flags in ENSEMBLE_TRANSFORMS:
+        out = untransform(model(transform(lqs, *flags)).float(), *flags)
+        total = out.contiguous() if total is None else total.add_(out)
+    assert total is not None
+    return total.div_(len(ENSEMBLE_TRANSFORMS))
+
+
+@torch.inference_mode()
+def predict_scored(
+    model: nn.Module, lq: Tensor, pred_index: Tensor, ensemble: bool = False
+) -> Tensor:
+    """Predictions of the scored GT frames of one clip, clamped to [0, 1].
+
+    Args:
+        model: the network.
+        lq: (t, 3, h, w) low-res input (already mirrored if the protocol says so).
+        pred_index: (t_gt, k): GT frame j is predicted by the mean of outputs `pred_index[j]`.
+        ensemble: x8 self-ensemble.
+
+    Returns:
+        (t_gt, 3, H, W) float32.
+    """
+    out = run_clip(model, lq.unsqueeze(0), ensemble)[0]  # (t, 3, H, W)
+    index = pred_index.to(out.device)
+    if index.shape[1] == 1 and torch.equal(index[:, 0], torch.arange(len(out), device=out.device)):
+        return out.clamp_(0, 1)  # every output scored once: no copy of a long clip
+    return out[index].mean(dim=1).clamp_(0, 1)  # (t_gt, k, 3, H, W) -> (t_gt, 3, H, W)
+
+
+def score_frames(
+    pred: Tensor, gt: Tensor, benchmark: Benchmark, chunk: int = 16
+) -> tuple[list[float], list[float]]:
+    """Per-frame PSNR and SSIM of `pred` against `gt`, on the device of `pred`.
+
+    GT frames are moved there a chunk at a time, so a long clip's GT never sits next to its
+    outputs on the accelerator all at once.
+    """
+    psnr: list[float] = []
+    ssim: list[float] = []
+    for start in range(0, len(pred), chunk):
+        p = pred[start : start + chunk]
+        g = gt[start : start + chunk].to(pred.device)
+        psnr += frame_psnr(p, g, benchmark.crop_border, benchmark.y_channel).tolist()
+        ssim += frame_ssim(p, g, benchmark.crop_border, benchmark.y_channel).tolist()
+    return psnr, ssim
+
+
+def load_benchmark(
+    benchmark: Benchmark,
+    *,
+    scale: int = 4,
+    lr_source: LRSource = "auto",
+    max_frames: int | None = None,
+    max_clips: int | None = None,
+) -> EvalClips:
+    """The clips of a benchmark, checked (folders, frame pairs, sizes) before any model runs.
+
+    Args:
+        benchmark: a preset bound to its root (`Benchmark.with_root`).
+        scale: the network's upscaling factor (low-res x scale must equal GT size).
+        lr_source: `auto` (stored low-res frames when their folder exists, else made with the
+            benchmark's degradation), `stored` (required) or `generate`.
+        max_frames: keep the first frames of each clip only (quick checks; not the protocol).
+        max_clips: keep the first clips only (quick checks; not the protocol).
+
+    Raises:
+        DataError: missing root, wrong layout or bad files; the message names the root and
+            shows the expected layout.
+    """
+    layout = benchmark.layout(scale=scale, lr_source=lr_source)
+    if max_clips is not None:
+        layout.clips = dict(list(layout.clips.items())[:max_clips])
+    gt_frames = list(benchmark.gt_frames) if benchmark.gt_frames is not None else None
+    needed = max(gt_frames) + 1 if gt_frames else 1
+    if max_frames is not None and max_frames < needed:
+        raise ValueError(
+            f"{benchmark.name} scores frame {needed} (1-based): max_frames={max_frames} is too few"
+        )
+    try:
+        infos = scan_layout(layout, scale=scale, num_frames=needed)
+    except DataError as err:
+        raise benchmark.layout_error(err) from err
+    return EvalClips(
+        FolderStore.from_layout(layout, infos),
+        list(layout.clips),
+        scale=scale,
+        degradation=benchmark.degradation,
+        generate_lr=not layout.lr_stored,
+        mirror=benchmark.mirror,
+        gt_frames=gt_frames,
+        max_frames=max_frames,
+        name=benchmark.title,
+        infos=infos,
+    )
+
+
+def model_scale(model: nn.Module) -> int:
+    """The network's upscaling factor (`model.scale`, else 4)."""
+    return int(getattr(model, "scale", 4))
+
+
+def _model_device(model: nn.Module) -> torch.device:
+    for tensor in (*model.parameters(), *model.buffers()):
+        return tensor.device
+    return torch.device("cpu")
+
+
+def _synchronize(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+    elif device.type == "mps":
+        torch.mps.synchronize()
+
+
+def save_frames(frames: Tensor, indices: Iterable[int], folder: Path) -> None:
+    """Write (t, 3, H, W) frames in [0, 1] as `folder/{index:08d}.png`, rounded like the scores."""
+    from PIL import Image
+
+    folder.mkdir(parents=True, exist_ok=True)
+    levels = to_uint8_levels(frames).to(torch.uint8).permute(0, 2, 3, 1).cpu().numpy()
+    for frame, index in zip(levels, indices, strict=True):
+        Image.fromarray(np.ascontiguousarray(frame)).save(folder / f"{int(index):08d}.png")
+
+
+def _mean(values: Sequence[float]) -> float:
+    return float(np.mean(values)) if len(values) else math.nan
+
+
+def evaluate(
+    model: nn.Module,
+    benchmark: Benchmark,
+    *,
+    device: str | torch.device | None = None,
+    ensemble: bool = False,
+    lr_source: LRSource = "auto",
+    max_frames: int | None = None,
+    max_clips: int | None = None,
+    frames_dir: str | os.PathLike | None = None,
+    dataset: EvalClips | None = None,
+    workers: int = 0,
+    on_clip: OnClip | None = None,
+) -> dict[str, Any]:
+    """Score a network on one benchmark with its protocol.
+
+    Args:
+        model: maps (1, t, 3, h, w) low-res clips in [0, 1] to (1, t, 3, H, W) (e.g. from
+            `vsr.load_generator`); put in eval mode.
+        benchmark: a preset bound to its root, e.g. `parse_bench("vid4-bi=/data/Vid4")`.
+        device: where the network runs (None: where its parameters are); the model is moved.
+        ensemble: x8 self-ensemble (flips and transpose of the whole clip).
+        lr_source: see `load_benchmark`.
+        max_frames: first frames of each clip only (quick checks).
+        max_clips: first clips only (quick checks).
+        frames_dir: if given, save the scored output frames as `frames_dir/<clip>/%08d.png`
+            (GT frame index).
+        dataset: the benchmark's clips if already loaded (`load_benchmark`).
+        workers: DataLoader worker processes reading the next clip while this one runs.
+        on_clip: called as `on_clip(benchmark, clip, record)` after each clip.
+
+    Returns:
+        A dict: `name`, `title`, `root`, `protocol`, `low_res` (`stored` or how it was made),
+        `partial` (max_frames/max_clips used), `num_clips`, `psnr`, `ssim` (means over clips),
+        `seconds`, and `clips`: per clip `frames` (scored GT frame indices), `psnr`, `ssim`
+        (means over its frames), `frame_psnr`, `frame_ssim` and `seconds` (network time).
+    """
+    from torch.utils.data import DataLoader
+
+    scale = model_scale(model)
+    if dataset is None:
+        dataset = load_benchmark(
+            benchmark,
+            scale=scale,
+            lr_source=lr_source,
+            max_frames=max_frames,
+            max_clips=max_clips,
+        )
+    device = torch.device(device) if device is not None else _model_device(model)
+    model = model.to(device).eval()
+    loader = DataLoader(dataset, batch_size=None, shuffle=False, num_workers=workers)
+
+    started = time.perf_counter()
+    clips: dict[str, dict[str, Any]] = {}
+    for item in loader:
+        clip = item["clip"]
+        lq = item["lq"].to(device)
+        _synchronize(device)
+        tic = time.perf_counter()
+        pred = predict_scored(model, lq, item["pred_index"], ensemble)
+        _synchronize(device)
+        seconds = time.perf_counter() - tic
+        psnr, ssim = score_frames(pred, item["gt"], benchmark)
+        frames = item["frames"].tolist()
+        if frames_dir is not None:
+            save_frames(pred, frames, Path(frames_dir) / clip)
+        record = {
+            "frames": frames,
+            "psnr": _mean(psnr),
+            "ssim": _mean(ssim),
+            "frame_psnr": psnr,
+            "frame_ssim": ssim,
+            "seconds": seconds,
+        }
+        clips[clip] = record
+        if on_clip is not None:
+            on_clip(benchmark, clip, record)
+
+    generated = dataset.generate_lr
+    return {
+        "name": benchmark.name,
+        "title": benchmark.title,
+        "root": str(benchmark.root),
+        "protocol": benchmark.protocol(scale),
+        "low_res": f"generated ({benchmark.degradation})" if generated else "stored",
+        "ensemble": ensemble,
+        "partial": max_frames is not None or max_clips is not None,
+        "max_frames": max_frames,
+        "max_clips": max_clips,
+        "num_clips": len(clips),
+        "psnr": _mean([c["psnr"] for c in clips.values()]),
+        "ssim": _mean([c["ssim"] for c in clips.values()]),
+        "seconds": time.perf_counter() - started,
+        "clips": clips,
+    }
+
+
+def describe_device(device: str | torch.device) -> str:
+    """`cuda:0 (NVIDIA H100 80GB HBM3)`, `cpu (x86_64)`, ..."""
+    device = torch.device(device)
+    if device.type == "cuda":
+        index = device.index if device.index is not None else torch.cuda.current_device()
+        return f"cuda:{index} ({torch.cuda.get_device_name(index)})"
+    return f"{device} ({platform.machine() or 'unknown'})"
+
+
+def describe_model(model: nn.Module) -> dict[str, Any]:
+    """Architecture of a BasicVSR++ network as read off its tensors, and its size."""
+    from vsr.nn.checkpoint import CheckpointError, infer_config
+
+    info: dict[str, Any] = {"class": type(model).__name__}
+    with contextlib.suppress(CheckpointError, KeyError):  # not a BasicVSR++: class name only
+        info.update(infer_config(model.state_dict()))
+    info["parameters"] = sum(p.numel() for p in model.parameters())
+    return info
+
+
+def evaluate_checkpoint(
+    checkpoint: str | os.PathLike,
+    benchmarks: Sequence[Benchmark],
+    *,
+    device: str | torch.device | None = None,
+    ensemble: bool = False,
+    ema: bool = True,
+    trusted: bool = False,
+    cpu_cache_length: int | None = None,
+    lr_source: LRSource = "auto",
+    max_frames: int | None = None,
+    max_clips: int | None = None,
+    frames_dir: str | os.PathLike | None = None,
+    workers: int = 0,
+    on_start: Callable[[Benchmark, EvalClips], None] | None = None,
+    on_clip: OnClip | None = None,
+    on_done: Callable[[Benchmark, dict[str, Any]], None] | None = None,
+) -> dict[str, Any]:
+    """Load a checkpoint and score it on several benchmarks.
+
+    Every benchmark's folders are found before the checkpoint is loaded and its files are
+    checked before any clip runs, so a wrong path fails in seconds. `benchmarks` must have distinct names (they key the results and frame folders).
+
+    Args:
+        checkpoint: any file `vsr.load_generator` reads (mmagic, BasicSR, vsr, bare state dict).
+        benchmarks: presets bound to their roots.
+        device: where to run (None: CUDA if available, else the CPU).
+        ensemble: x8 self-ensemble.
+        ema: use the EMA weights when the file has them.
+        trusted: allow checkpoints that pickle Python objects (files you trust only).
+        cpu_cache_length: clips longer than this keep features in CPU memory (None: the
+            network's default, 100).
+        lr_source, max_frames, max_clips, workers: see `evaluate`.
+        frames_dir: save output frames under `frames_dir/<benchmark>/<clip>/`.
+        on_start: called with each benchmark and its clips (`EvalClips`) before it runs.
+        on_clip: called after each clip (see `evaluate`).
+        on_done: called with each benchmark and its results.
+
+    Returns:
+        `checkpoint`, `architecture`, `device`, `ensemble`, `metrics` (how they are computed),
+        `started`, `seconds`, `torch`, and `benchmarks`: the `evaluate` results by name.
+
+    Raises:
+        DataError: a benchmark's root is missing or in the wrong layout.
+        vsr.nn.checkpoint.CheckpointError: the file is not a BasicVSR++ checkpoint.
+        FileNotFoundError: the checkpoint does not exist.
+    """
+    import vsr
+
+    names = [b.name for b in benchmarks]
+    if len(set(names)) != len(names):
+        raise ValueError(f"benchmark names must be distinct, got {names}")
+    for benchmark in benchmarks:  # a wrong path fails before the checkpoint is read
+        benchmark.layout(lr_source=lr_source)
+    started_at = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    started = time.perf_counter()
+    checkpoint = Path(checkpoint).expanduser()
+    if not checkpoint.is_file():
+        raise FileNotFoundError(f"checkpoint not found: {checkpoint}")
+    overrides = {} if cpu_cache_length is None else {"cpu_cache_length": cpu_cache_length}
+    model = vsr.load_generator(checkpoint, ema=ema, trusted=trusted, **overrides)
+    scale = model_scale(model)
+    datasets = [
+        load_benchmark(
+            b, scale=scale, lr_source=lr_source, max_frames=max_frames, max_clips=max_clips
+        )
+        for b in benchmarks
+    ]
+    if device is None:
+        device = "cuda" if torch.cuda.is_available() else "cpu"
+    device = torch.device(device)
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"device {device} requested but CUDA is not available here")
+    if device.type == "mps" and not torch.backends.mps.is_available():
+        raise ValueError(f"device {device} requested but MPS is not available here")
+    model = model.to(device)
+
+    architecture = describe_model(model)
+    architecture["cpu_cache_length"] = model.cpu_cache_length
+    results: dict[str, Any] = {
+        "checkpoint": str(checkpoint.resolve()),
+        "architecture": architecture,
+        "ema": ema,
+        "device": describe_device(device),
+        "ensemble": ensemble,
+        "metrics": METRICS_NOTE,
+        "started": started_at,
+        "torch": torch.__version__,
+        "vsr": vsr.__version__,
+        "benchmarks": {},
+    }
+    for benchmark, dataset in zip(benchmarks, datasets, strict=True):
+        if on_start is not None:
+            on_start(benchmark, dataset)
+        result = evaluate(
+            model,
+            benchmark,
+            device=device,
+            ensemble=ensemble,
+            max_frames=max_frames,
+            max_clips=max_clips,
+            frames_dir=Path(frames_dir) / benchmark.name if frames_dir is not None else None,
+            dataset=dataset,
+            workers=workers,
+            on_clip=on_clip,
+        )
+        results["benchmarks"][benchmark.name] = result
+        if on_done is not None:
+            on_done(benchmark, result)
+    results["seconds"] = time.perf_counter() - started
+    return results
+
+
+CSV_FIELDS = ("benchmark", "clip", "frames", "psnr", "ssim", "seconds", "channel")
+
+
+def write_results(results: dict[str, Any], output_dir: str | os.PathLike) -> tuple[Path, Path]:
+    """Write `results.json` (everything) and `results.csv` (one row per clip).
+
+    PSNR of identical frames is infinite: it is written as `Infinity`, which Python's `json`
+    reads back.
+
+    Returns:
+        The paths of the JSON and CSV files.
+    """
+    out = Path(output_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    json_path, csv_path = out / "results.json", out / "results.csv"
+    json_path.write_text(json.dumps(results, indent=2) + "\n")
+    with csv_path.open("w", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(CSV_FIELDS)
+        for name, bench in results["benchmarks"].items():
+            for clip, record in bench["clips"].items():
+                writer.writerow(
+                    [
+                        name,
+                        clip,
+                        len(record["frames"]),
+                        repr(record["psnr"]),
+                        repr(record["ssim"]),
+                        f"{record['seconds']:.4f}",
+                        bench["protocol"]["channel"],
+                    ]
+                )
+    return json_path, csv_path
