@@ -41,6 +41,7 @@ def checkpoint_is_whole(path: Path) -> bool:
 def kill_saver_repeatedly(path: Path, atomic: bool, kills: int, seed: int = 0) -> dict:
     """Start the saver, SIGKILL it at random moments `kills` times; count whole files."""
     rng = random.Random(seed)
+    path.parent.mkdir(parents=True, exist_ok=True)
     whole = 0
     for _ in range(kills):
         proc = subprocess.Popen(
