@@ -129,9 +129,12 @@ def test_rank_and_samples_per_epoch(reds_root: Path) -> None:
         few.setup("fit")
 
 
-def test_bad_arguments(reds_root: Path) -> None:
-    with pytest.raises(ValueError, match="backend 'lmdb'"):
-        VSRDataModule(root=str(reds_root), backend="lmdb")
+def test_bad_arguments(reds_root: Path, tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="backend 42"):
+        VSRDataModule(root=str(reds_root), backend=42)
+    missing = VSRDataModule(root=str(reds_root), backend=str(tmp_path / "REDS.arrays"))
+    with pytest.raises(DataError, match=r"no frame store at .*REDS\.arrays"):
+        missing.setup("fit")
     with pytest.raises(ValueError, match=r"unknown keys \['scale'\]"):
         VSRDataModule(root=str(reds_root), val_sets=[{"name": "x", "scale": 2}])
 
@@ -159,6 +162,7 @@ def test_configs_instantiate_and_load(name: str, data_dir: Path) -> None:
         }
     )
     overrides = SMALL | {"num_frames": 7 if name.startswith("vimeo") else 5}
+    cfg.data.pop("demo", None)  # demo.yaml's build settings, used by vsr-train, not the module
     dm = instantiate(cfg.data, **overrides)
     assert isinstance(dm, VSRDataModule) and dm.seed == 7
     dm.setup("fit")

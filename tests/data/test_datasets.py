@@ -279,3 +279,15 @@ def test_eval_clips_generate_whole_frames(reds_gt_only: Path, synth) -> None:
     item = data[0]
     want = np.stack([blur_downsample(synth.gt_frame("011", i), 4) for i in range(8)])
     np.testing.assert_array_equal(uint8(item["lq"]), want)
+
+
+def test_flipped_tensor_equals_numpy_flips() -> None:
+    from vsr.data.augment import Flips
+    from vsr.data.datasets import flipped_tensor, to_tensor
+
+    frames = np.random.default_rng(0).integers(0, 256, (3, 6, 10, 3), dtype=np.uint8)
+    for combo in itertools.product((False, True), repeat=3):
+        flips = Flips(*combo)
+        got, expected = flipped_tensor(frames, flips), to_tensor(flips(frames))
+        assert got.dtype == torch.float32 and got.is_contiguous()
+        assert torch.equal(got, expected), combo

@@ -183,3 +183,18 @@ def test_killed_conversion_leaves_no_complete_store(tmp_path: Path) -> None:
     assert "interrupted" in rerun.stdout
     assert not partial.exists()
     _assert_same(LmdbStore.open(dst), _folder_store(src, "reds", "all"))
+
+
+def test_shard_conversion_leaves_the_start_method_alone(tmp_path: Path) -> None:
+    import multiprocessing
+
+    from vsr.data.demo import DemoConfig, build_demo
+    from vsr.data.folder import FolderStore
+    from vsr.data.layouts import discover
+    from vsr.data.shard_store import write_shards
+
+    before = multiprocessing.get_start_method()  # "fork" on Linux
+    src = build_demo(tmp_path / "demo", DemoConfig(num_clips=5, num_frames=2, height=16, width=16))
+    store = FolderStore.from_layout(discover("reds", src, split="all"))
+    write_shards(store, tmp_path / "shards")
+    assert multiprocessing.get_start_method() == before

@@ -1,16 +1,20 @@
 """Data-loading throughput of each storage back-end, in training samples per second per worker.
 
-A sample is what one training step needs from storage at a recipe: a window of consecutive
-frames of a random clip, one random GT crop (aligned to the scale) and the matching low-res
-crop, for every frame of the window. The benchmark writes generated frames (photographs with
-sensor-like noise, so PNGs are as hard to decode as real ones) as PNG files in a temporary
-folder, converts them with each back-end's writer, and times one process reading samples,
-which is what one DataLoader worker does.
+A sample is one item of the training dataset (`TrainWindows.__getitem__`) at a recipe: a
+window of consecutive frames of a random clip, one random GT crop (aligned to the scale) and
+the matching stored low-res crop for every frame of the window, flipped and converted to float
+tensors, exactly what a DataLoader worker produces for a training step. The benchmark writes
+generated frames (photographs with sensor-like noise, so PNGs are as hard to decode as real
+ones) as PNG files in a temporary folder, converts them with each back-end's writer, and times
+one process (one torch thread) producing samples, which is what one DataLoader worker does.
+Every back-end must produce the same samples (checked on the first one); the store reads
+alone are timed too, to show what the dataset's flips and tensor conversion add.
 
 Recipes (see the BasicSR/mmagic BasicVSR++ configs):
 
 * `reds`: 30-frame windows of 1280x720 GT frames (320x180 low-res), GT crop 256.
-* `vimeo`: 7-frame septuplets of 448x256 GT frames (112x64 low-res), GT crop 256.
+* `vimeo`: 7-frame septuplets of 448x256 GT frames (112x64 low-res), GT crop 256, mirrored
+  to 14 frames.
 """
 
 from __future__ import annotations
@@ -29,7 +33,7 @@ from pathlib import Path
 
 import numpy as np
 
-from vsr.data.stores import FrameStore
+from vsr.data.stores import ClipInfo, FrameStore, Kind
 
 
 @dataclass(frozen=True)
@@ -45,6 +49,7 @@ class Recipe:
         width: GT frame width.
         crop: GT crop side.
         scale: downscaling factor of the low-res frames.
+        mirror: training windows followed by themselves reversed (Vimeo-90K: 7 -> 14).
     """
 
     name: str
@@ -55,6 +60,7 @@ class Recipe:
     width: int
     crop: int
     scale: int = 4
+    mirror: bool = False
 
 
 RECIPES = {
@@ -62,7 +68,14 @@ RECIPES = {
         "reds", num_clips=3, clip_frames=32, window=30, height=720, width=1280, crop=256
     ),
     "vimeo": Recipe(
-        "vimeo", num_clips=16, clip_frames=7, window=7, height=256, width=448, crop=256
+        "vimeo",
+        num_clips=16,
+        clip_frames=7,
+        window=7,
+        height=256,
+        width=448,
+        crop=256,
+        mirror=True,
     ),
 }
 BACKENDS = ("folder", "lmdb", "shards", "shards-raw", "arrays", "arrays-full")
@@ -94,47 +107,99 @@ def generate_frames(recipe: Recipe, root: Path, seed: int = 0) -> None:
             )
 
 
-def _reader(store: FrameStore, backend: str) -> Callable[..., np.ndarray]:
-    """read(clip, index, kind, top, left, size) for a back-end: crops without decode if it can."""
-    if backend == "arrays":
-        return lambda c, i, k, top, left, n: store.read_crop(c, i, k, top, left, n, n)  # type: ignore[attr-defined]
-    return lambda c, i, k, top, left, n: store.read(c, i, k)[top : top + n, left : left + n]
+class WholeFrames:
+    """A store seen without its `read_crop`: the dataset then reads whole frames and crops."""
+
+    def __init__(self, store: FrameStore) -> None:
+        self.store = store
+
+    def clips(self) -> dict[str, ClipInfo]:
+        return self.store.clips()
+
+    def read(self, clip: str, index: int, kind: Kind) -> np.ndarray:
+        return self.store.read(clip, index, kind)
+
+
+def training_windows(store: FrameStore, recipe: Recipe):
+    """The training dataset of a recipe over `store`: stored low-res frames, flips on."""
+    from vsr.data.datasets import TrainWindows
+
+    return TrainWindows(
+        store,
+        list(store.clips()),
+        num_frames=recipe.window,
+        scale=recipe.scale,
+        gt_patch_size=recipe.crop,
+        mirror=recipe.mirror,
+        generate_lr=False,
+        samples_per_epoch=1 << 30,
+        seed=0,
+    )
 
 
 def read_sample(
-    store: FrameStore, read: Callable[..., np.ndarray], recipe: Recipe, rng: np.random.Generator
+    store: FrameStore, recipe: Recipe, rng: np.random.Generator
 ) -> tuple[np.ndarray, np.ndarray]:
-    """One training sample's (lr, gt) frames: (t, h, w, 3) uint8 each."""
+    """The store reads of one training sample alone: (t, h, w, 3) low-res and GT crops."""
+    from vsr.data.datasets import has_crop_reads
+
     clips = list(store.clips().values())
     info = clips[rng.integers(len(clips))]
     start = int(rng.integers(info.num_frames - recipe.window + 1))
-    s, n = recipe.scale, recipe.crop
+    s, n, m = recipe.scale, recipe.crop, recipe.crop // recipe.scale
     top = int(rng.integers((info.gt_size[0] - n) // s + 1)) * s
     left = int(rng.integers((info.gt_size[1] - n) // s + 1)) * s
     frames = range(start, start + recipe.window)
-    gt = np.stack([read(info.name, t, "gt", top, left, n) for t in frames])
-    lr = np.stack([read(info.name, t, "lr", top // s, left // s, n // s) for t in frames])
-    return lr, gt
+    if has_crop_reads(store):
+        read = store.read_crop  # type: ignore[attr-defined]
+        gt = [read(info.name, t, "gt", top, left, n, n) for t in frames]
+        lr = [read(info.name, t, "lr", top // s, left // s, m, m) for t in frames]
+    else:
+        gt = [store.read(info.name, t, "gt")[top : top + n, left : left + n] for t in frames]
+        lr = [
+            store.read(info.name, t, "lr")[top // s : top // s + m, left // s : left // s + m]
+            for t in frames
+        ]
+    return np.stack(lr), np.stack(gt)
 
 
-def measure(
-    store: FrameStore, backend: str, recipe: Recipe, min_time: float, min_samples: int = 3
-) -> dict:
-    """Samples per second of one process reading from `store`."""
-    read = _reader(store, backend)
-    rng = np.random.default_rng(1)
-    read_sample(store, read, recipe, rng)  # warm-up: opens files, maps, databases
+def _rate(step: Callable[[int], object], min_time: float, min_samples: int) -> dict:
+    """Samples per second of `step(i)` for i = 1, 2, ... (`step(0)` is a warm-up)."""
+    step(0)  # opens files, maps, databases
     count, start = 0, time.perf_counter()
     while count < min_samples or time.perf_counter() - start < min_time:
-        _, gt = read_sample(store, read, recipe, rng)
-        assert gt.shape == (recipe.window, recipe.crop, recipe.crop, 3)
         count += 1
+        step(count)
     elapsed = time.perf_counter() - start
     return {
         "samples_per_s": round(count / elapsed, 3),
         "ms_per_sample": round(1000 * elapsed / count, 2),
         "samples": count,
     }
+
+
+def measure(store: FrameStore, recipe: Recipe, min_time: float, min_samples: int = 3) -> dict:
+    """Training samples per second of one process (one torch thread) over `store`.
+
+    Returns the dataset's rate (`samples_per_s`, `ms_per_sample`, `samples`), the rate of the
+    store reads alone (`reads_per_s`, timed for half as long) and the first sample (`first`),
+    to compare back-ends.
+    """
+    import torch
+
+    dataset = training_windows(store, recipe)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # as in a DataLoader worker
+    try:
+        first = dataset[0]
+        row = _rate(dataset.__getitem__, min_time, min_samples)
+        rng = np.random.default_rng(1)
+        reads = _rate(lambda _: read_sample(store, recipe, rng), min_time / 2, min_samples)
+    finally:
+        torch.set_num_threads(threads)
+    row["reads_per_s"] = reads["samples_per_s"]
+    row["first"] = first
+    return row
 
 
 def _disk_bytes(path: Path) -> int:
@@ -169,7 +234,8 @@ def open_backends(
             dst = work / "arrays"
             if not (dst / "store.json").exists():
                 write_arrays(folder, dst)
-            out[backend] = (ArrayStore(dst), dst)
+            store = ArrayStore(dst)
+            out[backend] = (store if backend == "arrays" else WholeFrames(store), dst)
         else:
             raise ValueError(f"unknown back-end {backend!r}, expected one of {BACKENDS}")
     return out
@@ -188,7 +254,8 @@ def run(
     Args:
         recipes: recipe names (`reds`, `vimeo`).
         backends: back-ends to time (`folder` is the baseline for the speed-ups).
-        min_time: seconds of reading per (recipe, back-end).
+        min_time: seconds of timing the dataset per (recipe, back-end); the store reads alone
+            get half as long.
         workdir: where to write the generated data (a temporary folder by default; removed).
         recipe_overrides: fields to change in every recipe (e.g. smaller frames for a smoke test).
         log: progress messages.
@@ -206,8 +273,12 @@ def run(
             },
         },
         "unit": "training samples per second, one process (= one DataLoader worker)",
+        "measured": "samples_per_s: TrainWindows.__getitem__ (reads, crops, flips, float "
+        "tensors); reads_per_s: the store reads of a sample alone",
         "recipes": {},
     }
+    import torch
+
     tmp = Path(tempfile.mkdtemp(prefix="vsr-bench-data-", dir=workdir))
     try:
         for name in recipes:
@@ -219,9 +290,14 @@ def run(
             generate_frames(recipe, root / "png")
             stores = open_backends(root / "png", root, backends)
             entry: dict = {"recipe": asdict(recipe), "backends": {}}
+            reference = None
             for backend, (store, path) in stores.items():
                 log(f"[{name}] timing {backend}")
-                row = measure(store, backend, recipe, min_time)
+                row = measure(store, recipe, min_time)
+                first = row.pop("first")
+                reference = reference or (backend, first)
+                if not all(torch.equal(first[k], reference[1][k]) for k in ("lq", "gt", "crop")):
+                    raise AssertionError(f"{backend} gives other samples than {reference[0]}")
                 row["disk_mb"] = round(_disk_bytes(path) / 2**20, 1)
                 entry["backends"][backend] = row
             base = entry["backends"].get("folder", {}).get("samples_per_s")
@@ -245,7 +321,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="back-ends to time (default: all)",
     )  # fmt: skip
     parser.add_argument(
-        "--min-time", type=float, default=5.0, help="seconds of reading per back-end (default 5)"
+        "--min-time", type=float, default=5.0, help="seconds of timing per back-end (default 5)"
     )
     parser.add_argument("--workdir", help="folder for the generated data (default: system temp)")
     parser.add_argument("--out", help="also write the JSON results to this file")

@@ -17,6 +17,7 @@ _EXPORTS = {
     "TrainWindows": "vsr.data.datasets",
     "VSRDataModule": "vsr.data.datamodule",
     "discover": "vsr.data.layouts",
+    "open_store": "vsr.data.stores",
     "scan_layout": "vsr.data.validate",
 }
 __all__ = [
@@ -30,6 +31,7 @@ __all__ = [
     "TrainWindows",
     "VSRDataModule",
     "discover",
+    "open_store",
     "scan_layout",
 ]
 
@@ -38,7 +40,7 @@ if TYPE_CHECKING:
     from vsr.data.datasets import EvalClips, TrainWindows
     from vsr.data.folder import FolderStore
     from vsr.data.layouts import ClipFiles, Layout, discover
-    from vsr.data.stores import ClipInfo, FrameStore
+    from vsr.data.stores import ClipInfo, FrameStore, open_store
     from vsr.data.validate import DataError, scan_layout
 
 

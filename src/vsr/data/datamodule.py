@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -21,7 +22,7 @@ from vsr.data.layouts import (
     natural_key,
     read_list_file,
 )
-from vsr.data.stores import ClipInfo, FrameStore
+from vsr.data.stores import ClipInfo, FrameStore, open_store
 from vsr.data.validate import DataError, check_store, raise_problems, scan_layout
 
 log = logging.getLogger(__name__)
@@ -42,8 +43,10 @@ EVAL_SET_KEYS = frozenset(
         "mirror",
         "gt_frames",
         "max_frames",
+        "backend",
     }
 )
+Backend = str | os.PathLike | FrameStore | Callable[[], FrameStore]
 
 
 class VSRDataModule(LightningDataModule):
@@ -80,11 +83,20 @@ class VSRDataModule(LightningDataModule):
         lr_dir: low-res folder relative to root (None: the layout's default).
         list_file: file naming the training clips (relative to root or absolute).
         clips: explicit training clip names (overrides split and list_file).
-        backend: `folder` (read image files with Pillow), or a `FrameStore` holding the
-            training clips, or a function returning one (Hydra: `_partial_: true`).
+        backend: where the frames are read from: `folder` (the image files under `root`,
+            decoded with Pillow), the path of a store converted with `vsr-prepare arrays |
+            lmdb | shards` (or BasicSR LMDB databases; see `vsr.data.stores.open_store`), a
+            `FrameStore`, or a function returning one (Hydra: `_target_` + `_partial_: true`).
+            A store's clips are chosen by name like the layouts choose them (`split`,
+            `list_file`, `clips`; REDS4 held out by default), so a store converted from the
+            whole dataset (`--split all`) serves every split. With a store, `root` is only
+            read for Vimeo-90K's `sep_trainlist.txt` / `sep_testlist.txt` and for eval sets
+            with a `root` of their own.
         val_sets: validation sets, each a mapping with keys among `EVAL_SET_KEYS`; missing
             keys default to this module's (`root`, `kind`, `degradation`, ...) and `split` to
-            the layout's evaluation split (REDS4, Vimeo-90K-T).
+            the layout's evaluation split (REDS4, Vimeo-90K-T). `backend` defaults to this
+            module's for a set of the training dataset (no `root` or `kind` of its own, or the
+            same ones), and to `folder` for a set with its own `root` (Vid4, UDM10).
         test_sets: test sets, like `val_sets`.
         seed: base seed of all sampling (None: 0).
         validate: scan the data at `setup` and fail with one `DataError` listing the problems.
@@ -115,7 +127,7 @@ class VSRDataModule(LightningDataModule):
         lr_dir: str | None = None,
         list_file: str | None = None,
         clips: Sequence[str] | None = None,
-        backend: str | FrameStore | Callable[[], FrameStore] = "folder",
+        backend: Backend = "folder",
         val_sets: Sequence[Mapping[str, Any]] | None = None,
         test_sets: Sequence[Mapping[str, Any]] | None = None,
         seed: int | None = 0,
@@ -126,11 +138,7 @@ class VSRDataModule(LightningDataModule):
     ) -> None:
         super().__init__()
         self.save_hyperparameters(ignore=None if isinstance(backend, str) else ["backend"])
-        if isinstance(backend, str) and backend != "folder":
-            raise ValueError(
-                f"backend {backend!r}: give 'folder' or a FrameStore (or a function returning "
-                "one, e.g. a Hydra node with _target_ and _partial_: true)"
-            )
+        _check_backend(backend)
         self.kind = kind
         self.root = root
         self.split = split
@@ -158,6 +166,7 @@ class VSRDataModule(LightningDataModule):
         self.train_set: TrainWindows | None = None
         self.val_datasets: list[EvalClips] | None = None
         self.test_datasets: list[EvalClips] | None = None
+        self._stores: dict[object, FrameStore] = {}  # opened back-ends, shared by the sets
 
     # ----------------------------------------------------------------------------- setup
 
@@ -168,6 +177,11 @@ class VSRDataModule(LightningDataModule):
             raise ValueError(
                 f"unknown keys {sorted(unknown)} in an eval set, expected {sorted(EVAL_SET_KEYS)}"
             )
+        same_data = spec.get("kind", self.kind) == self.kind and str(
+            spec.get("root", self.root)
+        ) == str(self.root)
+        spec.setdefault("backend", self.backend if same_data else "folder")
+        _check_backend(spec["backend"])
         spec.setdefault("kind", self.kind)
         spec.setdefault("root", self.root)
         spec.setdefault("name", Path(str(spec["root"])).name)
@@ -195,7 +209,7 @@ class VSRDataModule(LightningDataModule):
 
     def _build_train(self) -> TrainWindows:
         rank, world_size = self._rank()
-        if isinstance(self.backend, str):
+        if _is_folder(self.backend):
             layout = discover(
                 self.kind,
                 self.root,
@@ -212,20 +226,29 @@ class VSRDataModule(LightningDataModule):
             infos = self._scan(layout, self.num_frames, self.gt_patch_size)
             store: FrameStore = FolderStore.from_layout(layout, infos)
             names, generate = list(layout.clips), not layout.lr_stored
+            source = str(self.root)
         else:
-            store = self.backend if isinstance(self.backend, FrameStore) else self.backend()
-            names = self._store_split(store, role="train")
-            need_lr = self.lr_source == "stored"
+            store = self._open(self.backend)
+            names = self._store_split(
+                store,
+                role="train",
+                kind=self.kind,
+                root=self.root,
+                split=self.split,
+                list_file=self.list_file,
+                clips=self.clips,
+            )
             infos = check_store(
                 store,
                 names,
                 scale=self.scale,
                 num_frames=self.num_frames,
                 gt_patch_size=self.gt_patch_size,
-                need_lr=need_lr,
+                need_lr=self.lr_source == "stored",
                 what=repr(store),
             )
             generate = True if self.lr_source == "generate" else None
+            source = repr(store)
         dataset = TrainWindows(
             store,
             names,
@@ -253,7 +276,7 @@ class VSRDataModule(LightningDataModule):
         log.info(
             "training data: %d clips of %s, %d samples per epoch per rank, low-res %s",
             len(names),
-            self.root,
+            source,
             len(dataset),
             low_res,
         )
@@ -267,36 +290,132 @@ class VSRDataModule(LightningDataModule):
         raise_problems(layout.problems, f"the dataset at {layout.root}")
         return FolderStore.from_layout(layout).clips()
 
-    def _store_split(self, store: FrameStore, role: Role) -> list[str]:
-        """Training clips of a non-folder store, chosen by name like the folder layouts do."""
-        available = sorted(store.clips(), key=natural_key)
-        if self.clips is not None:
-            return list(self.clips)
-        if self.list_file is not None:
-            path = Path(self.list_file).expanduser()
+    def _open(self, backend: Backend) -> FrameStore:
+        """The store of a non-folder back-end, opened once and shared by train and eval sets."""
+        key = os.fspath(backend) if isinstance(backend, str | os.PathLike) else id(backend)
+        store = self._stores.get(key)
+        if store is None:
+            if isinstance(backend, str | os.PathLike):
+                try:
+                    store = open_store(backend)
+                except OSError as err:
+                    raise DataError(
+                        f"backend {os.fspath(backend)!r}: {err} (backend is 'folder' or the "
+                        "path of a store converted with vsr-prepare arrays|lmdb|shards)"
+                    ) from err
+            elif isinstance(backend, FrameStore):
+                store = backend
+            else:
+                store = backend()
+            self._stores[key] = store
+        return store
+
+    @staticmethod
+    def _store_split(
+        store: FrameStore,
+        *,
+        role: Role,
+        kind: str,
+        root: str | os.PathLike,
+        split: str | None,
+        list_file: str | os.PathLike | None = None,
+        clips: Sequence[str] | None = None,
+    ) -> list[str]:
+        """Clips of a split of a non-folder store, chosen by name as `layouts.discover` does.
+
+        REDS stores use the merged names (`000`-`269`), so `reds4_train` is every clip but
+        REDS4 and `reds4_val` is REDS4; Vimeo-90K's `train` / `test` are the clips of
+        `root/sep_trainlist.txt` / `sep_testlist.txt`; `all` is every clip of the store.
+        Names missing from the store are reported by `check_store`.
+        """
+        if clips is not None:
+            return list(clips)
+        if list_file is not None:
+            path = Path(list_file).expanduser()
             if not path.is_absolute():
-                path = Path(self.root) / path
+                path = Path(root) / path
             return read_list_file(path)
-        split = self.split
-        if self.kind == "reds":
-            split = {None: "reds4_train", "reds4": "reds4_train", "official": "official_train"}.get(
-                split, split
-            )
+        available = sorted(store.clips(), key=natural_key)
+        if split == "all":
+            return available
+        if kind == "reds":
+            split = split or "reds4"
+            if split in ("reds4", "official"):
+                split = f"{split}_{'train' if role == 'train' else 'val'}"
             if split == "reds4_train":
                 return [n for n in available if n not in REDS4_CLIPS]
+            if split == "reds4_val":
+                return list(REDS4_CLIPS)
             if split == "official_train":
                 return [n for n in available if n.isdigit() and int(n) < REDS_NUM_TRAIN]
-        if self.kind == "vimeo" and split in (None, "train"):
-            path = Path(self.root) / "sep_trainlist.txt"
-            if path.is_file():
-                return read_list_file(path)
-        if split in (None, "all"):
+            if split == "official_val":
+                return [n for n in available if n.isdigit() and int(n) >= REDS_NUM_TRAIN]
+            raise DataError(
+                f"unknown REDS split {split!r}: expected reds4_train, reds4_val, "
+                "official_train, official_val, all (or reds4 / official)"
+            )
+        if kind == "vimeo":
+            split = split or ("train" if role == "train" else "test")
+            if split not in ("train", "test"):
+                raise DataError(f"unknown Vimeo-90K split {split!r}: expected train, test or all")
+            path = Path(root).expanduser() / f"sep_{split}list.txt"
+            if not path.is_file():
+                raise DataError(
+                    f"the Vimeo-90K {split} split of {store!r} is named by {path}, which does "
+                    "not exist: set root to the Vimeo-90K folder holding it, or give "
+                    "list_file, clips, or split=all (every clip of the store)"
+                )
+            return read_list_file(path)
+        if split is None:
             return available
         raise DataError(
-            f"split {split!r} of a {self.kind} store: give clips or list_file to choose clips"
+            f"split {split!r} of a {kind} store: use all, list_file or clips to choose clips"
         )
 
     def _build_eval(self, spec: dict[str, Any]) -> EvalClips:
+        gt_frames = spec.get("gt_frames")
+        needed = max(gt_frames) + 1 if gt_frames else 1
+        if _is_folder(spec["backend"]):
+            store, names, infos, generate = self._eval_folder(spec, needed)
+            source = str(spec["root"])
+        else:
+            store = self._open(spec["backend"])
+            names = self._store_split(
+                store,
+                role="eval",
+                kind=spec["kind"],
+                root=spec["root"],
+                split=spec.get("split"),
+                list_file=spec.get("list_file"),
+                clips=spec.get("clips"),
+            )
+            infos = check_store(
+                store,
+                names,
+                scale=self.scale,
+                num_frames=needed,
+                need_lr=spec["lr_source"] == "stored",
+                what=repr(store),
+            )
+            generate = True if spec["lr_source"] == "generate" else None
+            source = repr(store)
+        dataset = EvalClips(
+            store,
+            names,
+            scale=self.scale,
+            degradation=spec["degradation"],
+            generate_lr=generate,
+            mirror=bool(spec.get("mirror", False)),
+            gt_frames=list(gt_frames) if gt_frames is not None else None,
+            max_frames=spec.get("max_frames"),
+            name=spec["name"],
+            infos=infos,
+        )
+        log.info("eval set %s: %d clips of %s", spec["name"], len(dataset), source)
+        return dataset
+
+    def _eval_folder(self, spec: dict[str, Any], needed: int):
+        """Store, clip names, infos and whether to make low-res frames, for image files."""
         layout = discover(
             spec["kind"],
             spec["root"],
@@ -310,23 +429,9 @@ class VSRDataModule(LightningDataModule):
             list_file=spec.get("list_file"),
             clips=spec.get("clips"),
         )
-        gt_frames = spec.get("gt_frames")
-        needed = max(gt_frames) + 1 if gt_frames else 1
         infos = self._scan(layout, needed, None)
-        dataset = EvalClips(
-            FolderStore.from_layout(layout, infos),
-            list(layout.clips),
-            scale=self.scale,
-            degradation=spec["degradation"],
-            generate_lr=not layout.lr_stored,
-            mirror=bool(spec.get("mirror", False)),
-            gt_frames=list(gt_frames) if gt_frames is not None else None,
-            max_frames=spec.get("max_frames"),
-            name=spec["name"],
-            infos=infos,
-        )
-        log.info("eval set %s: %d clips of %s", spec["name"], len(dataset), spec["root"])
-        return dataset
+        store = FolderStore.from_layout(layout, infos)
+        return store, list(layout.clips), infos, not layout.lr_stored
 
     # ------------------------------------------------------------------------ loaders
 
@@ -380,3 +485,17 @@ class VSRDataModule(LightningDataModule):
         if self.test_datasets is None:
             self.setup("test")
         return self._eval_loaders(self.test_datasets or [])
+
+
+def _is_folder(backend: Backend) -> bool:
+    return isinstance(backend, str) and backend == "folder"
+
+
+def _check_backend(backend: Backend) -> None:
+    """Refuse what cannot be a back-end now, rather than at `setup`."""
+    if isinstance(backend, str | os.PathLike | FrameStore) or callable(backend):
+        return
+    raise ValueError(
+        f"backend {backend!r}: give 'folder', the path of a converted store, a FrameStore, or "
+        "a function returning one (e.g. a Hydra node with _target_ and _partial_: true)"
+    )

@@ -2,6 +2,7 @@
 
 Neither opens files: they read frames through the store, so every back-end gives the same
 samples. Low-res frames come from the store when it has them, otherwise from a degradation.
+Training windows read only their crops from a store that offers `read_crop` (`ArrayStore`).
 """
 
 from __future__ import annotations
@@ -44,10 +45,35 @@ def to_tensor(frames: np.ndarray) -> torch.Tensor:
     return tensor.permute(0, 3, 1, 2).float().div_(255.0)
 
 
+def flipped_tensor(frames: np.ndarray, flips: augment.Flips) -> torch.Tensor:
+    """`to_tensor(flips(frames))`, flipping in torch: one strided copy instead of two."""
+    tensor = torch.from_numpy(np.ascontiguousarray(frames)).permute(0, 3, 1, 2)
+    dims = [dim for dim, on in ((3, flips.hflip), (2, flips.vflip)) if on]
+    if dims:
+        tensor = tensor.flip(dims)
+    if flips.transpose:
+        tensor = tensor.transpose(2, 3)
+    out = torch.empty(tensor.shape, dtype=torch.float32)
+    return out.copy_(tensor).div_(255.0)
+
+
 def _read(store: FrameStore, clip: str, frames: Sequence[int], kind: str) -> np.ndarray:
     """Frames of a clip, each distinct index read once (mirrored windows repeat them)."""
     cache = {i: store.read(clip, i, kind) for i in dict.fromkeys(frames)}
     return np.stack([cache[i] for i in frames])
+
+
+def _read_crops(
+    store: FrameStore, clip: str, frames: Sequence[int], kind: str, box: tuple[int, int, int, int]
+) -> np.ndarray:
+    """The (top, left, height, width) `box` of frames of a clip, with the store's `read_crop`."""
+    cache = {i: store.read_crop(clip, i, kind, *box) for i in dict.fromkeys(frames)}  # type: ignore[attr-defined]
+    return np.stack([cache[i] for i in frames])
+
+
+def has_crop_reads(store: FrameStore) -> bool:
+    """Whether the store reads crops without reading whole frames (`read_crop`)."""
+    return callable(getattr(store, "read_crop", None))
 
 
 class TrainWindows(Dataset):
@@ -166,21 +192,46 @@ class TrainWindows(Dataset):
         top, left = augment.crop_origin(rng, info.gt_size, self.gt_patch_size, self.scale)
         flips = augment.Flips.sample(rng, self.hflip, self.vflip, self.transpose)
 
-        p, s = self.gt_patch_size, self.scale
-        gt_full = _read(self.store, clip, frames, "gt")
-        gt = gt_full[:, top : top + p, left : left + p]
-        if self.generate_lr:
-            lq = augment.degrade_crop(gt_full, top, left, p, s, self._degrade_frame, self.margin)
-        else:
-            lq = _read(self.store, clip, frames, "lr")
-            lq = lq[:, top // s : (top + p) // s, left // s : (left + p) // s]
+        lq, gt = self._read_sample(clip, info, frames, top, left)
         return {
-            "lq": to_tensor(flips(lq)),
-            "gt": to_tensor(flips(gt)),
+            "lq": flipped_tensor(lq, flips),
+            "gt": flipped_tensor(gt, flips),
             "clip": clip,
             "frames": torch.tensor(frames, dtype=torch.long),
             "crop": torch.tensor([top, left], dtype=torch.long),
         }
+
+    def _read_sample(
+        self, clip: str, info: ClipInfo, frames: list[int], top: int, left: int
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Low-res and GT crops (t, h, w, 3) of a sample, before flips.
+
+        A store with `read_crop` reads only the crops (with on-the-fly low-res frames: the GT
+        crop plus the degradation's margin, clipped to the frame, which degrades to the same
+        pixels as the whole frame); other stores read whole frames. Both give the same arrays.
+        """
+        p, s, store = self.gt_patch_size, self.scale, self.store
+        crops = has_crop_reads(store)
+        if not self.generate_lr:
+            if crops:
+                gt = _read_crops(store, clip, frames, "gt", (top, left, p, p))
+                lq = _read_crops(store, clip, frames, "lr", (top // s, left // s, p // s, p // s))
+                return lq, gt
+            gt = _read(store, clip, frames, "gt")[:, top : top + p, left : left + p]
+            lq = _read(store, clip, frames, "lr")
+            return lq[:, top // s : (top + p) // s, left // s : (left + p) // s], gt
+        if crops and self.margin is not None:
+            # The region degrade_crop would cut from whole frames, read directly.
+            m, (height, width) = self.margin, info.gt_size
+            r0, c0 = max(0, top - m), max(0, left - m)
+            r1, c1 = min(height, top + p + m), min(width, left + p + m)
+            region = _read_crops(store, clip, frames, "gt", (r0, c0, r1 - r0, c1 - c0))
+            top, left = top - r0, left - c0
+        else:
+            region = _read(store, clip, frames, "gt")
+        gt = region[:, top : top + p, left : left + p]
+        lq = augment.degrade_crop(region, top, left, p, s, self._degrade_frame, self.margin)
+        return lq, gt
 
 
 class EpochSampler(DistributedSampler):

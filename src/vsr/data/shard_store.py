@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import functools
 import io
+import multiprocessing
 import os
 import shutil
 from collections.abc import Sequence
@@ -199,6 +200,9 @@ def write_shards(
     cache = dst / ".cache"
     previous = os.environ.get("DATA_OPTIMIZER_CACHE_FOLDER")
     os.environ["DATA_OPTIMIZER_CACHE_FOLDER"] = str(cache)
+    # litdata switches the process-wide start method to "spawn", which would slow every
+    # DataLoader started afterwards in this process: put it back when done.
+    start_method = multiprocessing.get_start_method(allow_none=True)
     try:
         litdata.optimize(
             fn=fn,
@@ -212,6 +216,7 @@ def write_shards(
             verbose=verbose,
         )
     finally:
+        multiprocessing.set_start_method(start_method, force=True)
         if previous is None:
             os.environ.pop("DATA_OPTIMIZER_CACHE_FOLDER", None)
         else:
