@@ -33,6 +33,29 @@ def demo_root(tmp_path_factory) -> Path:
 
 
 @pytest.fixture
+def tiny_datamodule(demo_root):
+    """A factory of data modules over the tiny demo data: 3-frame windows of 32x32 GT."""
+    from vsr.data import VSRDataModule
+
+    def make(**overrides):
+        settings = {
+            "kind": "reds",
+            "root": str(demo_root),
+            "num_frames": 3,
+            "gt_patch_size": 32,
+            "batch_size": 1,
+            "num_workers": 0,
+            "samples_per_epoch": 8,
+            "val_sets": [
+                {"name": "REDS4", "split": "reds4_val", "clips": ["000"], "max_frames": 3}
+            ],
+        }
+        return VSRDataModule(**{**settings, **overrides})
+
+    return make
+
+
+@pytest.fixture
 def tiny_run(demo_root, tmp_path) -> list[str]:
     """vsr-train overrides for a c8n1 model on the tiny demo data, logging to tmp_path/logs."""
     return tiny_run_overrides(demo_root, tmp_path / "logs")

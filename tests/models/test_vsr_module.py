@@ -7,22 +7,8 @@ import pytest
 import torch
 from lightning.pytorch.callbacks import Callback
 
-from vsr.data import VSRDataModule
 from vsr.models import VSRModule
 from vsr.nn import BasicVSRPlusPlus
-
-
-def datamodule(root) -> VSRDataModule:
-    return VSRDataModule(
-        kind="reds",
-        root=str(root),
-        num_frames=3,
-        gt_patch_size=32,
-        batch_size=1,
-        num_workers=0,
-        samples_per_epoch=8,
-        val_sets=[{"name": "REDS4", "split": "reds4_val", "clips": ["000"], "max_frames": 3}],
-    )
 
 
 class Record(Callback):
@@ -61,11 +47,11 @@ def tiny_module(**kwargs) -> VSRModule:
     return VSRModule(BasicVSRPlusPlus(8, 1), **kwargs)
 
 
-def test_spynet_is_frozen_for_fix_flow_iters_steps_with_its_own_lr(demo_root, tmp_path):
+def test_spynet_is_frozen_for_fix_flow_iters_steps_with_its_own_lr(tiny_datamodule, tmp_path):
     record = Record()
     module = tiny_module(fix_flow_iters=2)
     spynet_before = [p.detach().clone() for p in module.generator.spynet.parameters()]
-    trainer(tmp_path, 4, callbacks=[record]).fit(module, datamodule=datamodule(demo_root))
+    trainer(tmp_path, 4, callbacks=[record]).fit(module, datamodule=tiny_datamodule())
     assert [s["step"] for s in record.steps] == [0, 1, 2, 3]
     assert [s["spynet_has_grad"] for s in record.steps] == [False, False, True, True]
     first = record.steps[0]["lr"]
@@ -76,11 +62,11 @@ def test_spynet_is_frozen_for_fix_flow_iters_steps_with_its_own_lr(demo_root, tm
     assert any(not torch.equal(a, b) for a, b in zip(after, spynet_before, strict=True))
 
 
-def test_cosine_decay_per_step_to_eta_min(demo_root, tmp_path):
+def test_cosine_decay_per_step_to_eta_min(tiny_datamodule, tmp_path):
     record = Record()
     module = tiny_module(fix_flow_iters=0, eta_min=1e-7)
     trainer(tmp_path, 5, callbacks=[record], limit_val_batches=0).fit(
-        module, datamodule=datamodule(demo_root)
+        module, datamodule=tiny_datamodule()
     )
     lrs = [s["lr"]["main"] for s in record.steps]
     expected = [1e-7 + (1e-4 - 1e-7) * (1 + math.cos(math.pi * i / 5)) / 2 for i in range(5)]
@@ -89,10 +75,10 @@ def test_cosine_decay_per_step_to_eta_min(demo_root, tmp_path):
     assert spynet[0] == pytest.approx(0.25e-4) and spynet[-1] < spynet[0]
 
 
-def test_validation_logs_protocol_metrics_and_the_bicubic_baseline(demo_root, tmp_path):
+def test_validation_logs_protocol_metrics_and_the_bicubic_baseline(tiny_datamodule, tmp_path):
     module = tiny_module(fix_flow_iters=0)
     t = trainer(tmp_path, 2, val_check_interval=2)
-    t.fit(module, datamodule=datamodule(demo_root))
+    t.fit(module, datamodule=tiny_datamodule())
     metrics = t.callback_metrics
     for key in ("val/psnr", "val/ssim", "val/psnr_best", "val/psnr_bicubic"):
         assert key in metrics and torch.isfinite(metrics[key])
@@ -100,9 +86,9 @@ def test_validation_logs_protocol_metrics_and_the_bicubic_baseline(demo_root, tm
     assert module.samples["output"].shape == (3, 3, 32, 32)
 
 
-def test_ema_weights_are_averaged_and_saved_under_generator_ema(demo_root, tmp_path):
+def test_ema_weights_are_averaged_and_saved_under_generator_ema(tiny_datamodule, tmp_path):
     module = tiny_module(fix_flow_iters=0, ema_decay=0.5)
-    trainer(tmp_path, 3, limit_val_batches=0).fit(module, datamodule=datamodule(demo_root))
+    trainer(tmp_path, 3, limit_val_batches=0).fit(module, datamodule=tiny_datamodule())
     state = module.state_dict()
     assert int(state["generator_ema.n_averaged"]) == 3
     live, ema = state["generator.conv_last.weight"], state["generator_ema.module.conv_last.weight"]

@@ -5,7 +5,6 @@ import lightning as L
 import pytest
 import torch
 
-from vsr.data import VSRDataModule
 from vsr.models import VSRModule
 from vsr.nn import BasicVSRPlusPlus
 
@@ -20,17 +19,7 @@ def diverging_module(policy: str) -> VSRModule:
     )
 
 
-def fit(module, root, tmp_path, steps=4):
-    datamodule = VSRDataModule(
-        kind="reds",
-        root=str(root),
-        num_frames=3,
-        gt_patch_size=32,
-        batch_size=1,
-        num_workers=0,
-        samples_per_epoch=8,
-        val_sets=[],
-    )
+def fit(module, datamodule, tmp_path, steps=4):
     checkpoint = L.pytorch.callbacks.ModelCheckpoint(dirpath=tmp_path / "checkpoints")
     trainer = L.Trainer(
         accelerator="cpu",
@@ -49,19 +38,19 @@ def weights_finite(module) -> bool:
     return all(torch.isfinite(p).all() for p in module.generator.parameters())
 
 
-def test_skip_policy_skips_and_counts_without_touching_the_weights(demo_root, tmp_path):
+def test_skip_policy_skips_and_counts_without_touching_the_weights(tiny_datamodule, tmp_path):
     module = diverging_module("skip")
-    fit(module, demo_root, tmp_path)
+    fit(module, tiny_datamodule(val_sets=[]), tmp_path)
     # The first step explodes the weights to ~1e30 (finite); from then on every gradient
     # is non-finite and every step is skipped.
     assert int(module.nonfinite_skipped) >= 2
     assert weights_finite(module)
 
 
-def test_stop_policy_saves_a_checkpoint_and_names_the_clips(demo_root, tmp_path):
+def test_stop_policy_saves_a_checkpoint_and_names_the_clips(tiny_datamodule, tmp_path):
     module = diverging_module("stop")
     with pytest.raises(FloatingPointError, match=r"non-finite .* at step \d+ \(clips \w+ \(frames"):
-        fit(module, demo_root, tmp_path)
+        fit(module, tiny_datamodule(val_sets=[]), tmp_path)
     saved = list((tmp_path / "checkpoints").glob("nonfinite_step_*.ckpt"))
     assert len(saved) == 1
     state = torch.load(saved[0], map_location="cpu", weights_only=False)["state_dict"]
