@@ -1,0 +1,188 @@
+"""Peak memory and speed of `vsr-upscale` against the video's length.
+
+For each length, a test video (an image panning over noise, 32x32 by default) is encoded, then
+upscaled to mp4 by `vsr.inference.upscale_video` with a small random BasicVSR++ in a fresh
+Python process, so every case has its own memory high-water mark (`ru_maxrss`). The streamed
+run's peak should not depend on the length; for contrast, `--whole` also runs the short videos
+in one model call, as the reference demos do.
+
+    python -m vsr.bench.upscale                      # 50, 500, 5000 frames, chunk 50 + 10
+    python -m vsr.bench.upscale --frames 50 500 --whole --json results.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+
+def _rss_mib() -> float:
+    """Resident memory of this process now, in MiB (Linux; 0 elsewhere)."""
+    try:
+        with open("/proc/self/status") as status:
+            for line in status:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return 0.0
+
+
+def _peak_rss_mib() -> float:
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return peak / 1024 / (1024 if sys.platform == "darwin" else 1)  # bytes on macOS, KiB else
+
+
+def make_video(path: Path, num_frames: int, size: int, seed: int = 0) -> None:
+    """A losslessly encoded test video: a noise texture panning one pixel per frame."""
+    from vsr.inference.video_io import VideoWriter
+
+    rng = np.random.default_rng(seed)
+    texture = rng.integers(0, 256, (size, 4 * size, 3), dtype=np.uint8)
+    with VideoWriter(path, 25, lossless=True) as writer:
+        for i in range(num_frames):
+            writer.write(np.roll(texture, -i, axis=1)[:, :size])
+
+
+def run_case(args: argparse.Namespace) -> dict:
+    """One measurement, in this process: upscale `args.video` and report time and memory."""
+    import torch
+
+    from vsr.inference.upscale import upscale_video
+    from vsr.nn import BasicVSRPlusPlus
+
+    torch.set_num_threads(args.threads)
+    torch.manual_seed(0)
+    model = BasicVSRPlusPlus(mid_channels=args.mid_channels, num_blocks=args.num_blocks)
+    chunk = args.frames if args.whole else args.chunk
+    overlap = 0 if args.whole else args.overlap
+    before = _rss_mib()
+    with tempfile.TemporaryDirectory() as tmp:
+        start = time.perf_counter()
+        result = upscale_video(
+            args.video, Path(tmp) / "out.mp4", model, chunk=chunk, overlap=overlap
+        )
+        seconds = time.perf_counter() - start
+    peak = _peak_rss_mib()
+    return {
+        "frames": result.frames,
+        "mode": "whole clip" if args.whole else f"chunk {chunk} + {overlap}",
+        "seconds": round(seconds, 2),
+        "frames_per_s": round(result.frames / seconds, 2),
+        "rss_before_mib": round(before, 1),
+        "peak_rss_mib": round(peak, 1),
+        "growth_mib": round(peak - before, 1),
+    }
+
+
+def measure(frames: int, video: Path, args: argparse.Namespace, whole: bool = False) -> dict:
+    """Run one case in a fresh interpreter, so its memory peak is its own."""
+    command = [
+        sys.executable,
+        "-m",
+        "vsr.bench.upscale",
+        "--case",
+        str(video),
+        "--frames",
+        str(frames),
+        "--threads",
+        str(args.threads),
+        "--chunk",
+        str(args.chunk),
+        "--overlap",
+        str(args.overlap),
+        "--mid-channels",
+        str(args.mid_channels),
+        "--num-blocks",
+        str(args.num_blocks),
+    ]
+    if whole:
+        command.append("--whole")
+    env = {**os.environ, "OMP_NUM_THREADS": str(args.threads)}
+    done = subprocess.run(command, capture_output=True, text=True, env=env, check=False)
+    if done.returncode != 0:
+        raise RuntimeError(f"benchmark case failed:\n{done.stderr}")
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def markdown(rows: list[dict]) -> str:
+    head = (
+        "| frames | mode | time (s) | frames/s | RSS before (MiB) | peak RSS (MiB) | growth (MiB) |"
+    )
+    lines = [head, "|---:|---|---:|---:|---:|---:|---:|"]
+    for r in rows:
+        lines.append(
+            f"| {r['frames']} | {r['mode']} | {r['seconds']} | {r['frames_per_s']} | "
+            f"{r['rss_before_mib']} | {r['peak_rss_mib']} | {r['growth_mib']} |"
+        )
+    return "\n".join(lines)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m vsr.bench.upscale",
+        description=__doc__.split("\n\n")[0],
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--frames", type=int, nargs="+", default=[50, 500, 5000])
+    parser.add_argument("--size", type=int, default=32, help="low-res side (default 32)")
+    parser.add_argument("--chunk", type=int, default=50)
+    parser.add_argument("--overlap", type=int, default=10)
+    parser.add_argument("--mid-channels", type=int, default=8)
+    parser.add_argument("--num-blocks", type=int, default=1)
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument(
+        "--whole",
+        action="store_true",
+        help="also run videos of at most --whole-max frames in one model call, for contrast",
+    )
+    parser.add_argument("--whole-max", type=int, default=500)
+    parser.add_argument("--json", type=Path, help="also write the results here")
+    parser.add_argument("--case", type=Path, help=argparse.SUPPRESS)  # internal: one measurement
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    if args.case is not None:
+        args.video, args.frames = args.case, args.frames[0]
+        print(json.dumps(run_case(args)))
+        return 0
+
+    import torch
+
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for frames in args.frames:
+            video = Path(tmp) / f"in_{frames}.mkv"
+            make_video(video, frames, args.size)
+            runs = [False] + ([True] if args.whole and frames <= args.whole_max else [])
+            for whole in runs:
+                row = measure(frames, video, args, whole=whole)
+                print(json.dumps(row), flush=True)
+                rows.append(row)
+    setup = (
+        f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
+        f"torch {torch.__version__}, {args.threads} thread(s); BasicVSR++ c{args.mid_channels}"
+        f"n{args.num_blocks} x4, {args.size}x{args.size} -> {4 * args.size}x{4 * args.size}, "
+        "lossless mkv in, libx264 mp4 out"
+    )
+    print(f"\n{setup}\n\n{markdown(rows)}")
+    if args.json:
+        args.json.write_text(json.dumps({"setup": setup, "results": rows}, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

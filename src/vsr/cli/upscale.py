@@ -1,0 +1,277 @@
+"""Upscale a video or a folder of frames with a BasicVSR++ checkpoint.
+
+Frames are decoded, super-resolved and encoded as a stream, in overlapping temporal chunks
+(and optionally spatial tiles), so memory does not grow with the video's length and chunk
+borders leave no seam. The output is written as OUTPUT.partial.<ext> (or OUTPUT.partial/) and
+renamed when complete; an interrupted run leaves a playable partial video under that name.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import signal
+import sys
+import warnings
+from collections.abc import Sequence
+from fractions import Fraction
+
+PROG = "vsr-upscale"
+
+EXAMPLES = """\
+examples:
+  vsr-upscale in.mp4 out.mp4 --checkpoint basicvsr_plusplus_c64n7_8x1_600k_reds4_20210217-db622b2f.pth
+  vsr-upscale in.mp4 frames_out/ --checkpoint model.pth          # PNGs 00000000.png, ...
+  vsr-upscale frames_in/ out.mkv --checkpoint model.pth --fps 30 --lossless
+  vsr-upscale in.mov out.mp4 --checkpoint model.pth --tile 256 --precision fp16 --crf 14
+  vsr-upscale in.mp4 out.mp4 --checkpoint model.pth --chunk 30 --overlap 8 --device cpu --threads 4
+
+Audio is not copied. Frame folders are read in natural order (frame2 before frame10).
+Out of memory? Lower --chunk, or tile large frames with --tile 256.
+"""
+
+
+def _fps(text: str) -> Fraction:
+    try:
+        value = Fraction(text)
+    except (ValueError, ZeroDivisionError) as err:
+        raise argparse.ArgumentTypeError(f"not a frame rate: {text!r}") from err
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"frame rate must be positive: {text!r}")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog=PROG,
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog=EXAMPLES,
+    )
+    parser.add_argument("input", metavar="INPUT", help="video file, or folder of frames")
+    parser.add_argument(
+        "output",
+        metavar="OUTPUT",
+        help="video file (.mp4 .mkv .mov .avi .m4v), or any other path for a folder of PNGs",
+    )
+    parser.add_argument(
+        "-c",
+        "--checkpoint",
+        required=True,
+        help="BasicVSR++ weights: mmagic/MMEditing, BasicSR, vsr checkpoint or bare state dict",
+    )
+    parser.add_argument(
+        "--trust-checkpoint",
+        action="store_true",
+        help="allow checkpoints that hold arbitrary Python objects (only files you trust)",
+    )
+
+    group = parser.add_argument_group("chunks and tiles")
+    group.add_argument(
+        "--chunk", type=int, default=50, help="output frames per model call (default 50)"
+    )
+    group.add_argument(
+        "--overlap",
+        type=int,
+        default=10,
+        help="context frames on each side of a chunk, outputs dropped (default 10)",
+    )
+    group.add_argument(
+        "--tile",
+        type=int,
+        default=0,
+        help="tile side in input pixels for large frames, e.g. 256 (default 0: whole frames)",
+    )
+    group.add_argument(
+        "--tile-overlap",
+        type=int,
+        default=16,
+        help="input pixels shared by neighbouring tiles, blended (default 16)",
+    )
+
+    group = parser.add_argument_group("compute")
+    group.add_argument(
+        "--device", default="auto", help="cuda, cuda:1, mps, cpu or auto (default: best available)"
+    )
+    group.add_argument(
+        "--precision",
+        choices=("fp32", "bf16", "fp16"),
+        default="fp32",
+        help="bf16/fp16: autocast on a GPU (default fp32)",
+    )
+    group.add_argument("--threads", type=int, help="CPU threads for torch (default: torch's)")
+
+    group = parser.add_argument_group("video output")
+    group.add_argument(
+        "--fps",
+        type=_fps,
+        help="frame rate, e.g. 25 or 30000/1001 (default: the input's; 25 for frame folders)",
+    )
+    group.add_argument("--codec", help="encoder (default libx264; libx264rgb when --lossless)")
+    group.add_argument(
+        "--crf", type=int, help="quality for x264/x265/AV1/VP9, lower is better (default 18)"
+    )
+    group.add_argument(
+        "--lossless",
+        action="store_true",
+        help="exact RGB: libx264rgb at qp 0 (mp4/mkv/mov/avi), or --codec ffv1 (mkv)",
+    )
+    group.add_argument("--pix-fmt", help="encoder pixel format (default yuv420p)")
+
+    group = parser.add_argument_group("behaviour")
+    group.add_argument("--overwrite", action="store_true", help="replace an existing OUTPUT")
+    group.add_argument("--quiet", action="store_true", help="no progress bar or summary")
+    group.add_argument("--debug", action="store_true", help="show tracebacks")
+    return parser
+
+
+def _progress_bar():
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        ProgressColumn,
+        TextColumn,
+        TimeElapsedColumn,
+    )
+    from rich.text import Text
+
+    # Frames arrive a chunk at a time, so rich's windowed speed swings; the average does not.
+    def average_speed(task) -> float | None:
+        return task.completed / task.elapsed if task.elapsed and task.completed else None
+
+    class FramesPerSecond(ProgressColumn):
+        def render(self, task) -> Text:
+            speed = average_speed(task)
+            return Text("-- frames/s" if speed is None else f"{speed:.2f} frames/s")
+
+    class Remaining(ProgressColumn):
+        def render(self, task) -> Text:
+            speed = average_speed(task)
+            if speed is None or task.total is None:
+                return Text("ETA -:--:--")
+            seconds = int((task.total - task.completed) / speed)
+            return Text(f"ETA {seconds // 3600}:{seconds // 60 % 60:02d}:{seconds % 60:02d}")
+
+    return Progress(
+        TextColumn("[bold]upscale"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        FramesPerSecond(),
+        TimeElapsedColumn(),
+        Remaining(),
+    )
+
+
+def _one_line(err: BaseException, limit: int = 400) -> str:
+    text = " ".join(str(err).split()) or type(err).__name__
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
+    print(f"{PROG}: warning: {message}", file=sys.stderr)
+
+
+def _raise_interrupt(signum, frame) -> None:
+    raise KeyboardInterrupt
+
+
+def run(args: argparse.Namespace) -> int:
+    """Upscale as the parsed arguments say; returns the exit status (errors raise)."""
+    import torch
+
+    from vsr.inference.upscale import precision_context, select_device, upscale_video
+    from vsr.inference.video_io import check_paths
+    from vsr.nn import load_generator
+    from vsr.nn.checkpoint import CheckpointError
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    if min(args.chunk, args.overlap + 1, args.tile + 1, args.tile_overlap + 1) < 1:
+        raise ValueError("--chunk must be >= 1; --overlap, --tile, --tile-overlap >= 0")
+    if args.tile and args.tile_overlap >= args.tile:
+        raise ValueError(f"--tile-overlap ({args.tile_overlap}) must be smaller than --tile")
+
+    options = dict(
+        chunk=args.chunk,
+        overlap=args.overlap,
+        tile=args.tile,
+        tile_overlap=args.tile_overlap,
+        device=args.device,
+        precision=args.precision,
+        fps=args.fps,
+        codec=args.codec,
+        crf=args.crf,
+        pix_fmt=args.pix_fmt,
+        lossless=args.lossless,
+        overwrite=args.overwrite,
+    )
+    # Cheap checks first, so a wrong path does not wait for a large checkpoint to load.
+    check_paths(args.input, args.output, args.overwrite)
+    precision_context(select_device(args.device), args.precision)
+    try:
+        model = load_generator(args.checkpoint, trusted=args.trust_checkpoint)
+    except CheckpointError as err:
+        if err.__cause__ is None:
+            raise
+        # torch.load's own message runs over many lines; the type is enough here.
+        raise CheckpointError(
+            f"cannot read {args.checkpoint} as a PyTorch checkpoint "
+            f"({type(err.__cause__).__name__}); if it holds Python objects besides tensors and "
+            "you trust its source, pass --trust-checkpoint (--debug shows the details)"
+        ) from err
+    bar = task = None
+
+    def progress(done: int, total: int | None) -> None:
+        nonlocal bar, task
+        if bar is None:  # started once frames flow, so early errors print no empty bar
+            bar = _progress_bar()
+            bar.start()
+            task = bar.add_task("upscale", total=total)
+        bar.update(task, completed=done, total=total)
+
+    try:
+        result = upscale_video(
+            args.input, args.output, model, progress=None if args.quiet else progress, **options
+        )
+    finally:
+        if bar is not None:
+            bar.stop()
+    if not args.quiet:
+        print(
+            f"wrote {result.output}: {result.frames} frames at {float(result.fps):g} fps "
+            f"in {result.seconds:.1f} s ({result.frames / result.seconds:.2f} frames/s)"
+        )
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of `vsr-upscale`; returns the exit status."""
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.WARNING if args.quiet else logging.INFO,
+        format=f"{PROG}: %(message)s",
+        stream=sys.stderr,
+    )
+    show_warning, warnings.showwarning = warnings.showwarning, _show_warning
+    # A plain `kill` takes the same path as Ctrl-C: the partial video is closed properly.
+    previous = signal.signal(signal.SIGTERM, _raise_interrupt)
+    try:
+        return run(args)
+    except KeyboardInterrupt:
+        if args.debug:
+            raise
+        print(f"{PROG}: interrupted; no complete output was written", file=sys.stderr)
+        return 130
+    except Exception as err:
+        if args.debug:
+            raise
+        print(f"{PROG}: error: {_one_line(err)}", file=sys.stderr)
+        return 1
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+        warnings.showwarning = show_warning
+
+
+if __name__ == "__main__":
+    sys.exit(main())

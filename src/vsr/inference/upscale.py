@@ -1,0 +1,263 @@
+"""The streaming upscaling loop: frames in, super-resolved frames out, memory bounded by the chunk.
+
+    frames ─ chunk_stream (chunk + 2·overlap frames at most) ─ tiles ─ network ─ blend
+           ─ keep the chunk's outputs ─ clamp, round to uint8 ─ frames out (encoded as they come)
+
+Nothing here grows with the video's length: the decoder is read only as far as the next window
+needs, each window's outputs are handed on before the next window is read, and the writer
+encodes frame by frame.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import time
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from fractions import Fraction
+from itertools import chain
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+from vsr.inference.chunking import chunk_stream, run_tiled
+from vsr.inference.video_io import (
+    DEFAULT_FPS,
+    VideoIOError,
+    check_paths,
+    open_reader,
+    open_writer,
+)
+
+log = logging.getLogger(__name__)
+
+PRECISIONS = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}
+DEFAULT_CHUNK = 50
+DEFAULT_OVERLAP = 10
+DEFAULT_TILE_OVERLAP = 16
+
+
+def select_device(device: str | torch.device | None = None) -> torch.device:
+    """`device` if given, else the best available: cuda, then mps, then cpu."""
+    if device is not None and str(device) != "auto":
+        device = torch.device(device)
+        if device.type == "cuda" and not torch.cuda.is_available():
+            raise ValueError(f"device {device} requested, but CUDA is not available")
+        if device.type == "mps" and not torch.backends.mps.is_available():
+            raise ValueError(f"device {device} requested, but MPS is not available")
+        return device
+    if torch.cuda.is_available():
+        return torch.device("cuda")
+    if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
+        return torch.device("mps")
+    return torch.device("cpu")
+
+
+def precision_context(device: torch.device, precision: str) -> contextlib.AbstractContextManager:
+    """Autocast for bf16/fp16 on an accelerator; nothing for fp32.
+
+    Raises:
+        ValueError: unknown precision, or half precision on the CPU (slow there, and not what
+            anyone running on a CPU wants).
+    """
+    if precision not in PRECISIONS:
+        raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}, got {precision!r}")
+    dtype = PRECISIONS[precision]
+    if dtype is None:
+        return contextlib.nullcontext()
+    if device.type == "cpu":
+        raise ValueError(f"precision {precision} needs a GPU (cuda or mps); on the CPU use fp32")
+    return torch.autocast(device.type, dtype=dtype)
+
+
+def to_uint8(frames: torch.Tensor) -> np.ndarray:
+    """(t, 3, h, w) floats → (t, h, w, 3) uint8: clamp to [0, 1], scale, round half to even."""
+    out = (frames.float().clamp(0, 1) * 255).round().to(torch.uint8)
+    return out.permute(0, 2, 3, 1).cpu().numpy()
+
+
+def _to_tensor(frames: list[np.ndarray], device: torch.device) -> torch.Tensor:
+    """uint8 (h, w, 3) frames → (1, t, 3, h, w) float32 in [0, 1] on `device`."""
+    shape = frames[0].shape
+    for frame in frames:
+        if frame.shape != shape or frame.ndim != 3 or frame.shape[2] != 3:
+            raise ValueError(f"frames must be (h, w, 3) of one size; got {shape} and {frame.shape}")
+    batch = torch.from_numpy(np.stack(frames)).to(device)
+    if batch.dtype != torch.uint8:
+        raise ValueError(f"frames must be uint8, got {batch.dtype}")
+    return batch.permute(0, 3, 1, 2).float().div_(255).unsqueeze(0)
+
+
+def upscale_frames(
+    frames: Iterable[np.ndarray],
+    model: nn.Module,
+    *,
+    chunk: int = DEFAULT_CHUNK,
+    overlap: int = DEFAULT_OVERLAP,
+    tile: int = 0,
+    tile_overlap: int = DEFAULT_TILE_OVERLAP,
+    device: str | torch.device | None = None,
+    precision: str = "fp32",
+) -> Iterator[np.ndarray]:
+    """Super-resolve a stream of frames, yielding each output frame as soon as its chunk is done.
+
+    Args:
+        frames: uint8 (h, w, 3) RGB frames of one size, read lazily.
+        model: a video network mapping (1, t, 3, h, w) in [0, 1] to (1, t, 3, s·h, s·w), e.g.
+            `vsr.load_generator(path)`; moved to `device` and put in eval mode.
+        chunk: output frames per model call.
+        overlap: context frames on each side of a chunk, whose outputs are dropped.
+        tile: tile side in input pixels (0: whole frames).
+        tile_overlap: input pixels shared by neighbouring tiles.
+        device: "cuda", "mps", "cpu" or None for the best available.
+        precision: "fp32", or "bf16" / "fp16" autocast on a GPU.
+
+    Yields:
+        uint8 (s·h, s·w, 3) RGB frames, one per input frame, in order.
+    """
+    device = select_device(device)
+    autocast = precision_context(device, precision)  # checked before any frame is read
+    model = model.to(device).eval()
+    for window, lr in chunk_stream(frames, chunk, overlap):
+        lqs = _to_tensor(lr, device)
+        with torch.inference_mode(), autocast:
+            sr = run_tiled(model, lqs, tile, tile_overlap, keep=window.keep)
+        del lqs
+        yield from to_uint8(sr[0])
+
+
+@dataclass(frozen=True)
+class UpscaleResult:
+    """What `upscale_video` wrote.
+
+    Attributes:
+        output: the output path.
+        frames: frames written.
+        fps: frame rate of the output.
+        seconds: wall time of the run.
+    """
+
+    output: Path
+    frames: int
+    fps: Fraction
+    seconds: float
+
+
+def upscale_video(
+    input: str | Path,
+    output: str | Path,
+    model: nn.Module | str | Path,
+    *,
+    chunk: int = DEFAULT_CHUNK,
+    overlap: int = DEFAULT_OVERLAP,
+    tile: int = 0,
+    tile_overlap: int = DEFAULT_TILE_OVERLAP,
+    device: str | torch.device | None = None,
+    precision: str = "fp32",
+    fps: Fraction | float | None = None,
+    codec: str | None = None,
+    crf: int | None = None,
+    pix_fmt: str | None = None,
+    lossless: bool = False,
+    overwrite: bool = False,
+    progress: Callable[[int, int | None], None] | None = None,
+) -> UpscaleResult:
+    """Upscale a video file or frame folder into a video file or a folder of PNGs.
+
+    The output is written to `partial_path(output)` and renamed when complete. On an error or
+    an interrupt, a partial video is closed properly (playable up to the last frame written),
+    kept under its `.partial` name and logged; the exception is re-raised.
+
+    Args:
+        input: video file (anything PyAV decodes) or folder of frames (natural order).
+        output: video file (.mp4, .mkv, .mov, .avi, .m4v) or folder for `00000000.png`, ....
+        model: a network (see `upscale_frames`) or the path of a checkpoint for
+            `vsr.load_generator`.
+        chunk, overlap, tile, tile_overlap, device, precision: see `upscale_frames`.
+        fps: output frame rate (default: the input's; 25 for frame folders).
+        codec, crf, pix_fmt, lossless: video encoding (see `VideoWriter`).
+        overwrite: replace an existing output (only once the new one is complete).
+        progress: called with (frames done, total frames or None) after each frame.
+
+    Returns:
+        What was written.
+
+    Raises:
+        FileNotFoundError, FileExistsError, ValueError: bad paths or settings (nothing written).
+        VideoIOError: unreadable input, no frames, or a failed write.
+        vsr.nn.checkpoint.CheckpointError: `model` is a path to something else than a
+            BasicVSR++ checkpoint.
+    """
+    start = time.perf_counter()
+    src, dst = check_paths(input, output, overwrite)
+    device = select_device(device)
+    precision_context(device, precision)  # fail on bad settings before reading anything
+
+    with open_reader(src) as reader:
+        frames = iter(reader)
+        first = next(frames, None)
+        if first is None:
+            kind = "image files" if src.is_dir() else "video frames"
+            raise VideoIOError(f"{input}: no {kind} to upscale")
+        if isinstance(model, str | Path):
+            from vsr.nn import load_generator
+
+            model = load_generator(model)
+        out_fps = Fraction(fps).limit_denominator(1_000_000) if fps else reader.fps or DEFAULT_FPS
+        writer = open_writer(
+            dst,
+            out_fps,
+            codec=codec,
+            crf=crf,
+            pix_fmt=pix_fmt,
+            lossless=lossless,
+            overwrite=overwrite,
+        )
+        h, w = first.shape[:2]
+        scale = getattr(model, "scale", None)
+        log.info(
+            "%s: %dx%d, %s frames at %s fps -> %s%s on %s, %s",
+            input,
+            w,
+            h,
+            reader.num_frames or "?",
+            f"{float(out_fps):g}",
+            output,
+            f" ({w * scale}x{h * scale}, x{scale})" if scale else "",
+            device,
+            precision,
+        )
+        total = reader.num_frames
+        if progress is not None:
+            progress(0, total)
+        try:
+            outputs = upscale_frames(
+                chain([first], frames),
+                model,
+                chunk=chunk,
+                overlap=overlap,
+                tile=tile,
+                tile_overlap=tile_overlap,
+                device=device,
+                precision=precision,
+            )
+            for frame in outputs:
+                writer.write(frame)
+                if progress is not None:
+                    progress(writer.frames_written, total)
+        except BaseException as err:
+            kept = writer.abort()
+            what = "interrupted" if isinstance(err, KeyboardInterrupt) else "failed"
+            if kept is not None:
+                log.warning(
+                    "%s after %d frames; the partial output is %s",
+                    what,
+                    writer.frames_written,
+                    kept,
+                )
+            raise
+        writer.commit()
+    return UpscaleResult(dst, writer.frames_written, out_fps, time.perf_counter() - start)
