@@ -78,20 +78,32 @@ def train_kills(work: Path, kills: int, steps: int = 10, seed: int = 0) -> dict:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
-    parser.add_argument("--kills", type=int, default=20, help="SIGKILLs of a process saving checkpoints")
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawTextHelpFormatter
+    )
+    parser.add_argument(
+        "--kills", type=int, default=20, help="SIGKILLs of a process saving checkpoints"
+    )
     parser.add_argument("--train-kills", type=int, default=5, help="SIGKILLs of vsr-train")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         atomic = kill_saver_repeatedly(tmp / "a" / "last.ckpt", atomic=True, kills=args.kills)
-        plain = kill_saver_repeatedly(tmp / "p" / "last.ckpt", atomic=False, kills=args.kills, seed=1)
+        plain = kill_saver_repeatedly(
+            tmp / "p" / "last.ckpt", atomic=False, kills=args.kills, seed=1
+        )
         training = train_kills(tmp / "t", args.train_kills)
     print("| fault | injected | survived | data lost |")
     print("|---|---:|---:|---|")
-    print(f"| SIGKILL while writing checkpoints (atomic writes) | {atomic['kills']} | {atomic['whole']} | {atomic['kills'] - atomic['whole']} checkpoints |")
-    print(f"| same, plain `torch.save` (control, not used by vsr) | {plain['kills']} | {plain['whole']} | {plain['kills'] - plain['whole']} checkpoints truncated |")
-    print(f"| SIGKILL of vsr-train at random moments, then the same command | {training['kills']} | {training['survived']} | {training['lost']} (run finished at its max_steps: {training['finished']}) |")
+    print(
+        f"| SIGKILL while writing checkpoints (atomic writes) | {atomic['kills']} | {atomic['whole']} | {atomic['kills'] - atomic['whole']} checkpoints |"
+    )
+    print(
+        f"| same, plain `torch.save` (control, not used by vsr) | {plain['kills']} | {plain['whole']} | {plain['kills'] - plain['whole']} checkpoints truncated |"
+    )
+    print(
+        f"| SIGKILL of vsr-train at random moments, then the same command | {training['kills']} | {training['survived']} | {training['lost']} (run finished at its max_steps: {training['finished']}) |"
+    )
 
 
 if __name__ == "__main__":
