@@ -103,3 +103,12 @@ def test_pretrained_weights_initialise_the_generator(tmp_path):
     torch.save({"state_dict": {f"generator.{k}": v for k, v in source.state_dict().items()}}, path)
     module = VSRModule(BasicVSRPlusPlus(8, 1), pretrained=str(path))
     torch.testing.assert_close(module.generator.conv_last.weight, source.conv_last.weight)
+
+
+@pytest.mark.slow
+def test_compiled_blocks_train_and_keep_clean_checkpoint_keys(tiny_datamodule, tmp_path):
+    module = tiny_module(fix_flow_iters=0, compile=True)
+    trainer(tmp_path, 2, limit_val_batches=0).fit(module, datamodule=tiny_datamodule())
+    keys = list(module.state_dict())
+    assert not any("_orig_mod" in k for k in keys)
+    assert "generator.backbone.backward_1.main.0.weight" in keys
