@@ -4,7 +4,7 @@ PYTEST ?= $(PYTHON) -m pytest
 
 .DEFAULT_GOAL := help
 
-.PHONY: help install test test-full lint format clean
+.PHONY: help install test test-full lint format bench clean
 
 help: ## list the targets
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  %-12s %s\n", $$1, $$2}'
@@ -26,6 +26,11 @@ lint: ## ruff lint and format check
 format: ## ruff autofix and format
 	$(PYTHON) -m ruff check --fix src tests scripts
 	$(PYTHON) -m ruff format src tests scripts
+
+bench: ## measure the network (c64n7, 1 and 2 threads) and the data back-ends; JSON in bench/
+	mkdir -p bench
+	vsr-bench model --threads 1 2 --out bench/model.json
+	vsr-bench data --out bench/data.json
 
 clean: ## remove caches and build outputs
 	rm -rf build dist .pytest_cache .ruff_cache src/*.egg-info

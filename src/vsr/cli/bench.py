@@ -1,6 +1,7 @@
 """`vsr-bench`: performance measurements, one subcommand each.
 
 vsr-bench data     samples/s per DataLoader worker for each storage back-end
+vsr-bench model    BasicVSR++ frames/s, peak memory and FLOP utilisation (inference, training)
 """
 
 from __future__ import annotations
@@ -11,17 +12,24 @@ from collections.abc import Sequence
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from vsr.bench import data
+    from vsr.bench import data, model
 
     parser = argparse.ArgumentParser(prog="vsr-bench", description="Performance measurements.")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     p = sub.add_parser(
         "data",
-        help="data-loading throughput of each storage back-end",
+        help="training samples/s per DataLoader worker for each storage back-end",
         description=data.__doc__.split("\n\n")[0],
     )
     data.add_arguments(p)
     p.set_defaults(run=data.run_from_args)
+    p = sub.add_parser(
+        "model",
+        help="speed, peak memory and FLOP utilisation of the network",
+        description=model.__doc__.split("\n\n")[0],
+    )
+    model.add_arguments(p)
+    p.set_defaults(run=model.run_from_args)
     return parser
 
 

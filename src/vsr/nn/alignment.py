@@ -12,7 +12,8 @@ import math
 
 import torch
 from torch import nn
-from torchvision.ops import deform_conv2d
+
+from vsr.nn.deform import modulated_deform_conv2d
 
 
 class FlowGuidedDeformableAlignment(nn.Module):
@@ -27,9 +28,15 @@ class FlowGuidedDeformableAlignment(nn.Module):
         order: number of previous frames aligned (1 or 2).
         deform_groups: deformable groups (16 in the paper); split evenly between the orders.
         max_residue_magnitude: bound (pixels) of the learned offset residue to the flow.
+
+    Attributes:
+        deform_impl: formulation of the deformable conv: "auto" (default: the fastest
+            measured for the device, see `vsr.nn.deform.auto_impl`), "torchvision", "sample"
+            or "sample_checkpoint"; settable per instance, read at every forward.
     """
 
     kernel_size = 3
+    deform_impl = "auto"
 
     def __init__(
         self,
@@ -108,7 +115,9 @@ class FlowGuidedDeformableAlignment(nn.Module):
         # zero anyway, so clamping there changes nothing else.
         bound = float(max(x.shape[-2:]) + 2)
         offset = offset.nan_to_num(0.0, posinf=bound, neginf=-bound).clamp(-bound, bound)
-        return deform_conv2d(x, offset, self.weight, self.bias, padding=1, mask=mask)
+        return modulated_deform_conv2d(
+            x, offset, mask, self.weight, self.bias, padding=1, impl=self.deform_impl
+        )
 
 
 class FlowWarpAlignment(nn.Module):

@@ -1,0 +1,42 @@
+"""`vsr-bench model` end to end on a tiny network: real processes, real JSON."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+
+def test_bench_model_writes_json(tmp_path):
+    out = tmp_path / "model.json"
+    cmd = [
+        sys.executable, "-m", "vsr.cli.bench", "model",
+        "--mid-channels", "8", "--num-blocks", "1", "--frames", "2", "--height", "16",
+        "--width", "16", "--impls", "sample", "--repeats", "1", "--matmul-size", "128",
+        "--out", str(out),
+    ]  # fmt: skip
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+
+    results = json.loads(out.read_text())
+    assert json.loads(proc.stdout) == results
+    assert results["command"].startswith("vsr-bench model --mid-channels 8")
+    assert results["config"]["mid_channels"] == 8 and results["config"]["num_blocks"] == 1
+    assert results["machine"]["cpu_count"] >= 1
+    cases = results["cases"]
+    assert [(c["impl"], c["threads"], c["pass"]) for c in cases] == [
+        ("sample", 1, "forward"),
+        ("sample", 1, "train"),
+    ]
+    for case in cases:
+        for key in ("time_s", "frames_per_s", "gflop", "gflop_per_s", "matmul_peak_gflop_per_s"):
+            assert case[key] > 0, (key, case)
+        ratio = case["gflop_per_s"] / case["matmul_peak_gflop_per_s"]
+        assert abs(case["peak_fraction"] - ratio) < 1e-3
+        assert case["peak_memory_mib"] >= case["rss_before_mib"] > 0
+        assert len(case["times_s"]) == 1
+    forward, train = cases
+    # A training pass counts the forward plus a backward of about twice its FLOPs.
+    assert 2.5 * forward["gflop"] < train["gflop"] < 3.5 * forward["gflop"]
