@@ -6,7 +6,7 @@ import signal
 import torch
 from faults import vsr_train_process, wait_for
 
-MAX_STEPS = 8
+MAX_STEPS = 40  # room for two kills before the run could end on its own
 
 
 def step_of(path) -> int:
@@ -33,6 +33,7 @@ def test_sigkill_then_the_same_command_finishes_the_run(tiny_run, tmp_path):
         assert wait_for(lambda s=start: last.exists() and step_of(last) > s, timeout=300), (
             log.read_text()[-3000:]
         )
+        assert proc.poll() is None, "the run ended before it could be killed"
         wait_for(lambda: False, timeout=rng.uniform(0.0, 1.5))
         proc.send_signal(signal.SIGKILL)
         proc.wait()
