@@ -20,7 +20,6 @@ Recipes (see the BasicSR/mmagic BasicVSR++ configs):
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
 import shutil
@@ -33,6 +32,7 @@ from pathlib import Path
 
 import numpy as np
 
+from vsr.bench import emit
 from vsr.data.stores import ClipInfo, FrameStore, Kind
 
 
@@ -345,12 +345,7 @@ def run_from_args(args: argparse.Namespace, command: str = "vsr-bench data") -> 
         overrides = {"num_clips": 2, "height": 96, "width": 128, "crop": 64}
         min_time = 0.2
     results = run(args.recipes, args.backends, min_time, args.workdir, overrides)
-    results["command"] = command
-    text = json.dumps(results, indent=2)
-    print(text)
-    if args.out:
-        Path(args.out).write_text(text + "\n")
-    return results
+    return emit(results, command, args.out)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -44,7 +44,8 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Sequence
-from pathlib import Path
+
+from vsr.bench import emit
 
 BILINEAR_FLOPS = 7  # 4 multiplies + 3 additions per sampled value
 PASSES = ("forward", "train")
@@ -374,12 +375,7 @@ def run_from_args(args: argparse.Namespace, command: str = "vsr-bench model") ->
     config.update(precision=args.precision, repeats=args.repeats, matmul_size=args.matmul_size)
     config["op"] = args.op
     results = run(config, args.impls, args.threads, args.passes)
-    results["command"] = command
-    text = json.dumps(results, indent=2)
-    print(text)
-    if args.out:
-        Path(args.out).write_text(text + "\n")
-    return results
+    return emit(results, command, args.out)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
