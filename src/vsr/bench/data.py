@@ -20,8 +20,6 @@ Recipes (see the BasicSR/mmagic BasicVSR++ configs):
 from __future__ import annotations
 
 import argparse
-import os
-import platform
 import shutil
 import sys
 import tempfile
@@ -32,7 +30,7 @@ from pathlib import Path
 
 import numpy as np
 
-from vsr.bench import emit
+from vsr.bench import emit, machine_info
 from vsr.data.stores import ClipInfo, FrameStore, Kind
 
 
@@ -261,17 +259,7 @@ def run(
         log: progress messages.
     """
     results: dict = {
-        "machine": {
-            "cpu_count": os.cpu_count(),
-            "processor": platform.processor() or platform.machine(),
-            "python": platform.python_version(),
-            "numpy": np.__version__,
-            "threads_env": {
-                k: os.environ.get(k)
-                for k in ("OMP_NUM_THREADS", "MKL_NUM_THREADS")
-                if k in os.environ
-            },
-        },
+        "machine": {**machine_info(), "numpy": np.__version__},
         "unit": "training samples per second, one process (= one DataLoader worker)",
         "measured": "samples_per_s: TrainWindows.__getitem__ (reads, crops, flips, float "
         "tensors); reads_per_s: the store reads of a sample alone",

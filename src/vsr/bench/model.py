@@ -37,7 +37,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import resource
 import statistics
 import subprocess
@@ -45,7 +44,7 @@ import sys
 import time
 from collections.abc import Callable, Sequence
 
-from vsr.bench import emit
+from vsr.bench import emit, machine_info
 
 BILINEAR_FLOPS = 7  # 4 multiplies + 3 additions per sampled value
 PASSES = ("forward", "train")
@@ -292,12 +291,7 @@ def run(
         log: progress messages.
     """
     results: dict = {
-        "machine": {
-            "cpu_count": os.cpu_count(),
-            "processor": platform.processor() or platform.machine(),
-            "python": platform.python_version(),
-            "load_average": list(os.getloadavg()) if hasattr(os, "getloadavg") else None,
-        },
+        "machine": machine_info(),
         "config": dict(config),
         "measured": "time_s: fastest timed pass (forward: no_grad inference; train: forward + "
         "backward of the mean); gflop: FLOPs per pass (FlopCounterMode + deformable conv by hand); "
