@@ -37,7 +37,7 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from vsr.data.datasets import EvalClips
+from vsr.data.datasets import EvalClips, scored_outputs
 from vsr.data.folder import FolderStore
 from vsr.data.layouts import LRSource
 from vsr.data.validate import DataError, scan_layout
@@ -122,10 +122,7 @@ def predict_scored(
         (t_gt, 3, H, W) float32.
     """
     out = run_clip(model, lq.unsqueeze(0), ensemble)[0]  # (t, 3, H, W)
-    index = pred_index.to(out.device)
-    if index.shape[1] == 1 and torch.equal(index[:, 0], torch.arange(len(out), device=out.device)):
-        return out.clamp_(0, 1)  # every output scored once: no copy of a long clip
-    return out[index].mean(dim=1).clamp_(0, 1)  # (t_gt, k, 3, H, W) -> (t_gt, 3, H, W)
+    return scored_outputs(out, pred_index).clamp_(0, 1)
 
 
 def score_frames(

@@ -17,6 +17,7 @@ from torch import nn
 from torch.nn import functional as F
 from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
+from vsr.data.datasets import scored_outputs
 from vsr.metrics import VideoPSNR, VideoSSIM
 from vsr.models.losses import CharbonnierLoss
 from vsr.nn.checkpoint import generator_state_dict, load_into
@@ -210,8 +211,9 @@ class VSRModule(LightningModule):
         """
         output = self.eval_generator(batch["lq"]).to(batch["gt"].device)
         index = batch["pred_index"]  # (n, t_gt, k)
-        picked = torch.stack([output[i, index[i]] for i in range(output.shape[0])])
-        return picked.mean(dim=2).clamp(0, 1)
+        return torch.stack(
+            [scored_outputs(o, i) for o, i in zip(output, index, strict=True)]
+        ).clamp(0, 1)
 
     def on_validation_epoch_start(self) -> None:
         self.samples = None
