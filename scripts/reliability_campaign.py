@@ -18,30 +18,19 @@ import torch
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests" / "reliability"))
+sys.path.insert(0, str(ROOT / "tests"))
 
 from faults import kill_saver_repeatedly, vsr_train_process, wait_for  # noqa: E402
 
-TINY_DEMO = {"num_clips": 5, "num_frames": 6, "height": 32, "width": 32, "seed": 0}
+from conftest import TINY_DEMO, tiny_run_overrides  # noqa: E402
 
 
 def tiny_args(demo: Path, logs: Path, steps: int) -> list[str]:
+    """The tests' tiny run, checkpointing every step."""
     return [
-        "experiment=demo",
-        f"data.root={demo}",
-        *(f"data.demo.{k}={v}" for k, v in TINY_DEMO.items()),
-        "data.num_frames=3",
-        "data.gt_patch_size=32",
-        "data.batch_size=1",
-        "data.num_workers=0",
-        "data.samples_per_epoch=2",
-        "data.val_sets=[{name: REDS4, split: reds4_val, clips: ['000'], max_frames: 3}]",
-        "model.generator.mid_channels=8",
-        "model.generator.num_blocks=1",
-        "callbacks.progress_bar=null",
-        "callbacks.model_summary=null",
+        *tiny_run_overrides(demo, logs),
         "callbacks.sample_images=null",
         "callbacks.model_checkpoint.every_n_train_steps=1",
-        f"paths.log_dir={logs}",
         f"trainer.max_steps={steps}",
     ]
 
