@@ -7,13 +7,16 @@ import os
 import subprocess
 import sys
 
+import pytest
+
 
 def test_bench_model_writes_json(tmp_path):
     out = tmp_path / "model.json"
     cmd = [
         sys.executable, "-m", "vsr.cli.bench", "model",
         "--mid-channels", "8", "--num-blocks", "1", "--frames", "2", "--height", "16",
-        "--width", "16", "--impls", "sample", "--repeats", "1", "--matmul-size", "128",
+        "--width", "16", "--impls", "auto", "--checkpointing", "off", "on", "--repeats", "1",
+        "--matmul-size", "128",
         "--out", str(out),
     ]  # fmt: skip
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
@@ -26,9 +29,13 @@ def test_bench_model_writes_json(tmp_path):
     assert results["config"]["mid_channels"] == 8 and results["config"]["num_blocks"] == 1
     assert results["machine"]["cpu_count"] >= 1
     cases = results["cases"]
-    assert [(c["impl"], c["threads"], c["pass"]) for c in cases] == [
-        ("sample", 1, "forward"),
-        ("sample", 1, "train"),
+    # "auto" is timed as what it picks on the CPU; checkpointing only changes training passes.
+    assert [
+        (c["impl"], c["resolved_impl"], c["threads"], c["pass"], c["checkpointing"]) for c in cases
+    ] == [
+        ("auto", "sample", 1, "forward", False),
+        ("auto", "sample_checkpoint", 1, "train", False),
+        ("auto", "sample_checkpoint", 1, "train", True),
     ]
     for case in cases:
         for key in ("time_s", "frames_per_s", "gflop", "gflop_per_s", "matmul_peak_gflop_per_s"):
@@ -37,6 +44,15 @@ def test_bench_model_writes_json(tmp_path):
         assert abs(case["peak_fraction"] - ratio) < 1e-3
         assert case["peak_memory_mib"] >= case["rss_before_mib"] > 0
         assert len(case["times_s"]) == 1
-    forward, train = cases
-    # A training pass counts the forward plus a backward of about twice its FLOPs.
+    forward, train, checkpointed = cases
+    # A training pass counts the forward plus a backward of about twice its FLOPs; the
+    # recomputation that checkpointing adds is not useful work and is not counted.
     assert 2.5 * forward["gflop"] < train["gflop"] < 3.5 * forward["gflop"]
+    assert checkpointed["gflop"] == train["gflop"]
+
+
+def test_bench_model_rejects_unknown_formulations_before_running():
+    from vsr.bench.model import run
+
+    with pytest.raises(ValueError, match=r"unknown --impls \['cuda'\]"):
+        run({}, impls=["auto", "cuda"], log=pytest.fail)

@@ -144,6 +144,8 @@ def test_bad_arguments_and_inputs_are_clear_errors():
         BasicVSRPlusPlus(8, 1, scale=3)
     with pytest.raises(ValueError, match="alignment must be one of"):
         BasicVSRPlusPlus(8, 1, alignment="optical")
+    with pytest.raises(ValueError, match="deform_impl must be one of"):
+        BasicVSRPlusPlus(8, 1, deform_impl="cuda")
     with pytest.raises(ValueError, match=r"\(n, t, 3, h, w\)"):
         tiny()(torch.rand(1, 3, 8, 8))
     with pytest.raises(ValueError, match=r"\(n, t, 3, h, w\)"):
@@ -161,3 +163,22 @@ def test_gradient_checkpointing_gives_the_same_gradients():
     model(lqs).square().mean().backward()
     for name, param in model.named_parameters():
         torch.testing.assert_close(param.grad, plain[name], atol=1e-6, rtol=1e-4, msg=name)
+
+
+@pytest.mark.parametrize("impl", ["torchvision", "sample", "sample_checkpoint"])
+def test_deform_impl_is_set_on_every_alignment_block_and_changes_nothing(impl):
+    """Every formulation gives the reference outputs and gradients (torchvision's kernel)."""
+    torch.manual_seed(0)
+    reference = tiny(deform_impl="torchvision")
+    randomise_offset_heads(reference)
+    model = tiny(deform_impl=impl)
+    model.load_state_dict(reference.state_dict())
+    assert {m.deform_impl for m in model.deform_align.values()} == {impl}
+    lqs = torch.rand(1, 4, 3, 12, 12)
+    out_ref, out = reference(lqs), model(lqs)
+    torch.testing.assert_close(out, out_ref, atol=1e-5, rtol=1e-4)
+    out_ref.square().mean().backward()
+    out.square().mean().backward()
+    grads = dict(model.named_parameters())
+    for name, param in reference.named_parameters():
+        torch.testing.assert_close(grads[name].grad, param.grad, atol=1e-6, rtol=1e-4, msg=name)

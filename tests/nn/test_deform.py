@@ -91,17 +91,19 @@ def test_alignment_module_selects_impl(impl):
     align.deform_impl = impl
     out = align(neighbours, warped, current, flows)
     out.mean().backward()
-    assert FlowGuidedDeformableAlignment.deform_impl == "auto"  # the class default stays
+    assert FlowGuidedDeformableAlignment(c).deform_impl == "auto"  # the default stays
     assert all(p.grad is not None for p in align.parameters())
     torch.testing.assert_close(out, ref, rtol=1e-5, atol=1e-5)
 
 
 def test_auto_picks_the_fastest_measured_formulation_per_device():
-    from vsr.nn.deform import auto_impl
+    from vsr.nn.deform import auto_impl, resolve_impl
 
     x = torch.rand(1, 4, 5, 5)
     weight = torch.rand(2, 4, 3, 3, requires_grad=True)
-    assert auto_impl(x, weight) == "sample_checkpoint"  # CPU training
+    assert resolve_impl("auto", x, weight) == "sample_checkpoint"  # CPU training
     with torch.no_grad():
-        assert auto_impl(x, weight) == "sample"  # CPU inference
-    assert auto_impl(x, weight.detach()) == "sample"
+        assert resolve_impl("auto", x, weight) == "sample"  # CPU inference
+    assert resolve_impl("auto", x, weight.detach()) == "sample"
+    assert resolve_impl("torchvision", x, weight) == "torchvision"
+    assert auto_impl(torch.device("cuda"), True) == "torchvision"  # not measured faster there

@@ -174,6 +174,7 @@ def run_case(spec: dict) -> dict:
 
     from vsr.nn import BasicVSRPlusPlus
     from vsr.nn.alignment import FlowGuidedDeformableAlignment
+    from vsr.nn.deform import auto_impl
 
     torch.set_num_threads(spec["threads"])
     device = torch.device(spec["device"])
@@ -184,6 +185,8 @@ def run_case(spec: dict) -> dict:
     torch.manual_seed(0)
 
     peak_before = matmul_peak(device, dtype, spec["matmul_size"])
+    # "auto" is timed as what it picks for this device and pass.
+    impl = auto_impl(device, train) if spec["impl"] == "auto" else spec["impl"]
     if spec["op"]:
         model = _deform_op(spec["mid_channels"], n, h, w, generator).to(device)
         inputs = ()
@@ -197,8 +200,14 @@ def run_case(spec: dict) -> dict:
         ]
         frames = n * t
     model.train(train)
-    for m in deform_modules:
-        m.deform_impl = spec["impl"]
+
+    def configure(impl: str, checkpointing: bool) -> None:
+        for m in deform_modules:
+            m.deform_impl = impl
+        if not spec["op"]:
+            model.gradient_checkpointing = checkpointing
+
+    configure(impl, spec["checkpointing"])
 
     def one_pass():
         with torch.autocast(device.type, dtype=dtype, enabled=spec["precision"] != "fp32"):
@@ -215,23 +224,23 @@ def run_case(spec: dict) -> dict:
     if device.type == "cuda":
         torch.cuda.reset_peak_memory_stats(device)
 
-    def counted_pass(impl: str) -> int:
-        for m in deform_modules:
-            m.deform_impl = impl
+    def counted_pass() -> int:
+        # The work of the pass, not of the recomputations that checkpointing adds: counted on
+        # the same pass without checkpointing ("sample" for "sample_checkpoint").
+        configure(counted_impl, False)
         sampling, handles = _count_sampling(deform_modules, train)
         with _flop_counter() as counter:
             one_pass()
         for handle in handles:
             handle.remove()
-        for m in deform_modules:
-            m.deform_impl = spec["impl"]
+        configure(impl, spec["checkpointing"])
         return counter.get_total_flops() + sampling[0]
 
-    # The warm-up pass is the counted one, except under checkpointing: its backward pass
-    # recomputes part of the forward (counted again), so its work is counted on a plain
-    # "sample" pass after the memory high-water mark is read.
-    counted_impl = "sample" if spec["impl"] == "sample_checkpoint" else spec["impl"]
-    flops = counted_pass(counted_impl) if counted_impl == spec["impl"] else None
+    # The warm-up pass is the counted one, unless checkpointing makes it recompute: then the
+    # counted pass runs after the memory high-water mark is read.
+    counted_impl = "sample" if impl == "sample_checkpoint" else impl
+    plain = counted_impl == impl and not (spec["checkpointing"] and train)
+    flops = counted_pass() if plain else None
     if flops is None:
         one_pass()
 
@@ -247,12 +256,14 @@ def run_case(spec: dict) -> dict:
     else:
         peak_memory = _peak_rss_mib()
     if flops is None:
-        flops = counted_pass(counted_impl)
+        flops = counted_pass()
     # Measured again after the passes: other jobs on a shared machine can slow one measurement.
     peak = max(peak_before, matmul_peak(device, dtype, spec["matmul_size"]))
     result = {
         "torch": torch.__version__,
         "impl": spec["impl"],
+        "resolved_impl": impl,
+        "checkpointing": spec["checkpointing"],
         "threads": spec["threads"],
         "pass": spec["pass"],
         "gflop": round(flops / 1e9, 3),
@@ -278,6 +289,7 @@ def run(
     impls: Sequence[str] = ("torchvision",),
     threads: Sequence[int] = (1,),
     passes: Sequence[str] = PASSES,
+    checkpointing: Sequence[bool] = (False,),
     log: Callable[[str], None] = lambda m: print(m, file=sys.stderr),
 ) -> dict:
     """Run every (impl, threads, pass) case in its own process; returns JSON-ready results.
@@ -288,6 +300,8 @@ def run(
         impls: deformable-conv formulations (`vsr.nn.deform.IMPLS`).
         threads: torch thread counts.
         passes: "forward" and/or "train".
+        checkpointing: activation checkpointing (`BasicVSRPlusPlus.gradient_checkpointing`)
+            off and/or on; it changes only training passes.
         log: progress messages.
     """
     results: dict = {
@@ -299,31 +313,42 @@ def run(
         "peak_memory_mib: CPU resident-set high-water mark of the process, CUDA max allocated",
         "cases": [],
     }
-    for impl in impls:
-        for n_threads in threads:
-            for name in passes:
-                spec = {**config, "impl": impl, "threads": n_threads, "pass": name}
-                log(f"[{impl}, {n_threads} thread(s), {name}] running")
-                env = {
-                    **os.environ,
-                    "OMP_NUM_THREADS": str(n_threads),
-                    "MKL_NUM_THREADS": str(n_threads),
-                }
-                proc = subprocess.run(
-                    [sys.executable, "-m", "vsr.bench.model", "--case", json.dumps(spec)],
-                    capture_output=True,
-                    text=True,
-                    env=env,
-                )
-                if proc.returncode:
-                    raise RuntimeError(f"case {spec} failed:\n{proc.stderr}")
-                row = json.loads(proc.stdout.strip().splitlines()[-1])
-                log(
-                    f"[{impl}, {n_threads} thread(s), {name}] {row['time_s']} s, "
-                    f"{row['gflop']} GFLOP, {100 * row['peak_fraction']:.1f}% of matmul peak, "
-                    f"{row['peak_memory_mib']} MiB"
-                )
-                results["cases"].append(row)
+    from vsr.nn.deform import IMPLS
+
+    unknown = sorted(set(impls) - {"auto", *IMPLS})
+    if unknown:
+        raise ValueError(f"unknown --impls {unknown}: choose from auto, {', '.join(IMPLS)}")
+    cases = [
+        {**config, "impl": impl, "threads": n, "pass": name, "checkpointing": ckpt}
+        for impl in impls
+        for n in threads
+        for name in passes
+        for ckpt in checkpointing
+        if name == "train" or not ckpt or len(checkpointing) == 1
+    ]
+    for spec in cases:
+        label = f"[{spec['impl']}, {spec['threads']} thread(s), {spec['pass']}"
+        label += ", checkpointing]" if spec["checkpointing"] else "]"
+        log(f"{label} running")
+        env = {
+            **os.environ,
+            "OMP_NUM_THREADS": str(spec["threads"]),
+            "MKL_NUM_THREADS": str(spec["threads"]),
+        }
+        proc = subprocess.run(
+            [sys.executable, "-m", "vsr.bench.model", "--case", json.dumps(spec)],
+            capture_output=True,
+            text=True,
+            env=env,
+        )
+        if proc.returncode:
+            raise RuntimeError(f"case {spec} failed:\n{proc.stderr}")
+        row = json.loads(proc.stdout.strip().splitlines()[-1])
+        log(
+            f"{label} {row['time_s']} s, {row['gflop']} GFLOP, "
+            f"{100 * row['peak_fraction']:.1f}% of matmul peak, {row['peak_memory_mib']} MiB"
+        )
+        results["cases"].append(row)
     return results
 
 
@@ -344,9 +369,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--threads", type=int, nargs="+", default=[1], help="torch thread counts (default 1)"
     )
     parser.add_argument(
-        "--impls", nargs="+", default=["torchvision"],
-        help="deformable-conv formulations: torchvision, sample, sample_checkpoint "
-        "(vsr.nn.deform; default torchvision)",
+        "--impls", nargs="+", default=["torchvision", "auto"],
+        help="deformable-conv formulations: auto (what the network picks for the device "
+        "and pass), torchvision, sample, sample_checkpoint (vsr.nn.deform; default: "
+        "torchvision auto)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--checkpointing", nargs="+", choices=("off", "on"), default=["off"],
+        help="activation checkpointing of the training pass, off and/or on (default off)",
     )  # fmt: skip
     parser.add_argument(
         "--passes", nargs="+", choices=PASSES, default=list(PASSES),
@@ -368,7 +398,8 @@ def run_from_args(args: argparse.Namespace, command: str = "vsr-bench model") ->
     config = {k: getattr(args, k) for k in keys}
     config.update(precision=args.precision, repeats=args.repeats, matmul_size=args.matmul_size)
     config["op"] = args.op
-    results = run(config, args.impls, args.threads, args.passes)
+    checkpointing = [c == "on" for c in dict.fromkeys(args.checkpointing)]
+    results = run(config, args.impls, args.threads, args.passes, checkpointing)
     return emit(results, command, args.out)
 
 

@@ -13,7 +13,9 @@ import math
 import torch
 from torch import nn
 
-from vsr.nn.deform import modulated_deform_conv2d
+from vsr.nn.deform import IMPLS, modulated_deform_conv2d
+
+DEFORM_IMPLS = ("auto", *IMPLS)
 
 
 class FlowGuidedDeformableAlignment(nn.Module):
@@ -28,15 +30,12 @@ class FlowGuidedDeformableAlignment(nn.Module):
         order: number of previous frames aligned (1 or 2).
         deform_groups: deformable groups (16 in the paper); split evenly between the orders.
         max_residue_magnitude: bound (pixels) of the learned offset residue to the flow.
-
-    Attributes:
-        deform_impl: formulation of the deformable conv: "auto" (default: the fastest
-            measured for the device, see `vsr.nn.deform.auto_impl`), "torchvision", "sample"
-            or "sample_checkpoint"; settable per instance, read at every forward.
+        deform_impl: formulation of the deformable conv: "auto" (the fastest measured for the
+            device, see `vsr.nn.deform.auto_impl`), "torchvision", "sample" or
+            "sample_checkpoint"; an attribute, read at every forward.
     """
 
     kernel_size = 3
-    deform_impl = "auto"
 
     def __init__(
         self,
@@ -44,10 +43,14 @@ class FlowGuidedDeformableAlignment(nn.Module):
         order: int = 2,
         deform_groups: int = 16,
         max_residue_magnitude: float = 10,
+        deform_impl: str = "auto",
     ):
         super().__init__()
         if order not in (1, 2) or deform_groups % order:
             raise ValueError(f"order must be 1 or 2 and divide deform_groups, got {order=}")
+        if deform_impl not in DEFORM_IMPLS:
+            raise ValueError(f"deform_impl must be one of {DEFORM_IMPLS}, got {deform_impl!r}")
+        self.deform_impl = deform_impl
         self.order = order
         self.deform_groups = deform_groups
         self.max_residue_magnitude = max_residue_magnitude
@@ -112,9 +115,12 @@ class FlowGuidedDeformableAlignment(nn.Module):
         x = torch.cat(neighbours, dim=1)
         # torchvision's CPU kernel turns offsets into memory indices: a non-finite or huge
         # offset (a diverged run) would crash the process. Beyond the frame every sample is
-        # zero anyway, so clamping there changes nothing else.
+        # zero anyway, so clamping there changes nothing else. `where` keeps only a boolean
+        # mask for the backward pass (nan_to_num and clamp would each keep the offsets).
         bound = float(max(x.shape[-2:]) + 2)
-        offset = offset.nan_to_num(0.0, posinf=bound, neginf=-bound).clamp(-bound, bound)
+        inside = offset.abs() <= bound  # False for NaN as well
+        clamped = offset.detach().nan_to_num(0.0, posinf=bound, neginf=-bound).clamp(-bound, bound)
+        offset = torch.where(inside, offset, clamped)
         return modulated_deform_conv2d(
             x, offset, mask, self.weight, self.bias, padding=1, impl=self.deform_impl
         )

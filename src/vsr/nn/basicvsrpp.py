@@ -13,13 +13,14 @@ for long clips works on every device.
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import partial
 
 import torch
 from torch import nn
 from torch.nn import functional as F
 from torch.utils.checkpoint import checkpoint
 
-from vsr.nn.alignment import FlowGuidedDeformableAlignment, FlowWarpAlignment
+from vsr.nn.alignment import DEFORM_IMPLS, FlowGuidedDeformableAlignment, FlowWarpAlignment
 from vsr.nn.blocks import PixelShufflePack, ResidualBlocksWithInputConv
 from vsr.nn.spynet import SPyNet
 from vsr.nn.warp import flow_warp
@@ -49,6 +50,8 @@ class BasicVSRPlusPlus(nn.Module):
         grid_propagation: two rounds of backward + forward propagation instead of one.
         alignment: "deformable" (flow-guided deformable alignment, Sec. 3.2) or "flow"
             (plain flow warping, as in BasicVSR).
+        deform_impl: formulation of the deformable convolutions (`vsr.nn.deform`): "auto"
+            picks the fastest measured for the device and pass; "torchvision" is the reference.
     """
 
     def __init__(
@@ -64,12 +67,15 @@ class BasicVSRPlusPlus(nn.Module):
         second_order: bool = True,
         grid_propagation: bool = True,
         alignment: str = "deformable",
+        deform_impl: str = "auto",
     ):
         super().__init__()
         if scale not in (2, 4):
             raise ValueError(f"scale must be 4 or 2, got {scale}")
         if alignment not in ALIGNMENTS:
             raise ValueError(f"alignment must be one of {ALIGNMENTS}, got {alignment!r}")
+        if deform_impl not in DEFORM_IMPLS:
+            raise ValueError(f"deform_impl must be one of {DEFORM_IMPLS}, got {deform_impl!r}")
         self.mid_channels = mid_channels
         self.is_low_res_input = is_low_res_input
         self.cpu_cache_length = cpu_cache_length
@@ -107,7 +113,7 @@ class BasicVSRPlusPlus(nn.Module):
                 # 16 deformable groups over [x_{i-1}, x_{i-2}]: 8 per neighbour, each half
                 # guided by its own flow; the first-order variant keeps the first half.
                 self.deform_align[branch] = FlowGuidedDeformableAlignment(
-                    mid_channels, order, 8 * order, max_residue_magnitude
+                    mid_channels, order, 8 * order, max_residue_magnitude, deform_impl
                 )
             else:
                 self.deform_align[branch] = FlowWarpAlignment(mid_channels, order)
@@ -125,14 +131,20 @@ class BasicVSRPlusPlus(nn.Module):
         self.conv_hr = nn.Conv2d(64, 64, 3, 1, 1)
         self.conv_last = nn.Conv2d(64, 3, 3, 1, 1)
         self.lrelu = nn.LeakyReLU(negative_slope=0.1, inplace=True)
-        # Recompute each frame's blocks in the backward pass instead of storing their
+        # Recompute each frame's steps (features, alignment + aggregation per branch,
+        # reconstruction) and the flows in the backward pass instead of storing their
         # activations: memory for long training clips, not a weight (no state_dict entry).
         self.gradient_checkpointing = False
 
     # ------------------------------------------------------------------ helpers
 
-    def _run(self, module: Callable[..., torch.Tensor], *args: torch.Tensor) -> torch.Tensor:
-        if self.gradient_checkpointing and torch.is_grad_enabled():
+    @property
+    def checkpointing(self) -> bool:
+        """True while activations are recomputed in the backward pass instead of stored."""
+        return self.gradient_checkpointing and torch.is_grad_enabled()
+
+    def _run(self, module: Callable[..., torch.Tensor], *args) -> torch.Tensor:
+        if self.checkpointing:
             return checkpoint(module, *args, use_reentrant=False)
         return module(*args)
 
@@ -170,6 +182,56 @@ class BasicVSRPlusPlus(nn.Module):
 
     # ------------------------------------------------------------------ propagation
 
+    def propagation_step(
+        self,
+        branch: str,
+        feat_current: torch.Tensor,
+        aggregated: list[torch.Tensor],
+        feat_prop: torch.Tensor | None,
+        flow_n1: torch.Tensor | None,
+        feat_n2: torch.Tensor | None,
+        flow_n2: torch.Tensor | None,
+    ) -> torch.Tensor:
+        """One frame of one branch: align the previous output(s), aggregate, refine.
+
+        Args:
+            branch: the propagation branch.
+            feat_current: (n, C, h, w) this frame's spatial feature.
+            aggregated: the earlier branches' outputs at this frame.
+            feat_prop: the branch's previous output (None at its first frame).
+            flow_n1: flow from this frame to the previous one.
+            feat_n2, flow_n2: the output two steps back and the flow between the previous
+                frame and that one (None before the third frame, or for first order).
+
+        Returns:
+            (n, C, h, w) this branch's output at this frame.
+        """
+        if feat_prop is None:
+            feat_prop = torch.zeros_like(feat_current)  # nothing propagated yet
+        else:
+            # First order: the previous output, warped by the flow to the previous frame.
+            cond_n1 = flow_warp(feat_prop, flow_n1)
+            neighbours, warped, nflows = [feat_prop], [cond_n1], [flow_n1]
+            if self.second_order:
+                # Second order: the output two steps back, warped by the composed flow
+                # flow_n1 + warp(flow_{n-1→n-2}, flow_n1); zeros at the second step.
+                if feat_n2 is not None:
+                    flow_n2 = flow_n1 + flow_warp(flow_n2, flow_n1)
+                    cond_n2 = flow_warp(feat_n2, flow_n2)
+                else:
+                    feat_n2 = torch.zeros_like(feat_prop)
+                    flow_n2 = torch.zeros_like(flow_n1)
+                    cond_n2 = torch.zeros_like(cond_n1)
+                neighbours.append(feat_n2)
+                warped.append(cond_n2)
+                nflows.append(flow_n2)
+            feat_prop = self.deform_align[branch](neighbours, warped, feat_current, nflows)
+
+        # Aggregation (the grid): this frame's feature, every earlier branch's output at this
+        # frame, and the aligned feature; the backbone predicts a residual.
+        feat = torch.cat([feat_current, *aggregated, feat_prop], dim=1)
+        return feat_prop + self.backbone[branch](feat)
+
     def propagate(
         self,
         feats: dict[str, list[torch.Tensor]],
@@ -191,48 +253,30 @@ class BasicVSRPlusPlus(nn.Module):
         t = len(spatial)
         frames = range(t - 1, -1, -1) if branch.startswith("backward") else range(t)
         earlier = [feats[b] for b in self.branches[: self.branches.index(branch)]]
-        align = self.deform_align[branch]
+        step = partial(self.propagation_step, branch)
 
         outputs: list[torch.Tensor] = []  # this branch's outputs, in walk order
-        feat_prop = fetch(spatial[0]).new_zeros(spatial[0].shape)
+        feat_prop = flow_n1 = feat_n2 = flow_n2 = None
         for i, idx in enumerate(frames):
-            feat_current = fetch(spatial[idx])
             if i > 0:
-                # First order: the previous output, warped by the flow to the previous frame.
-                prev = frames[i - 1]
-                flow_n1 = fetch(flows[:, min(idx, prev)])
-                cond_n1 = flow_warp(feat_prop, flow_n1)
-                neighbours, warped, nflows = [feat_prop], [cond_n1], [flow_n1]
-                if self.second_order:
-                    # Second order: the output two steps back, warped by the composed flow
-                    # flow_n1 + warp(flow_{n-1→n-2}, flow_n1); zeros at the second step.
-                    if i > 1:
-                        feat_n2 = fetch(outputs[-2])
-                        flow_n2 = fetch(flows[:, min(prev, frames[i - 2])])
-                        flow_n2 = flow_n1 + flow_warp(flow_n2, flow_n1)
-                        cond_n2 = flow_warp(feat_n2, flow_n2)
-                    else:
-                        feat_n2 = torch.zeros_like(feat_prop)
-                        flow_n2 = torch.zeros_like(flow_n1)
-                        cond_n2 = torch.zeros_like(cond_n1)
-                    neighbours.append(feat_n2)
-                    warped.append(cond_n2)
-                    nflows.append(flow_n2)
-                feat_prop = self._run(align, neighbours, warped, feat_current, nflows)
-
-            # Aggregation (the grid): this frame's feature, every earlier branch's output at
-            # this frame, and the aligned feature; the backbone predicts a residual.
-            feat = torch.cat([feat_current, *(fetch(e[idx]) for e in earlier), feat_prop], dim=1)
-            feat_prop = feat_prop + self._run(self.backbone[branch], feat)
+                # The previous output and the flow to the previous frame; two steps back too.
+                flow_n1 = fetch(flows[:, min(idx, frames[i - 1])])
+                if self.second_order and i > 1:
+                    feat_n2 = fetch(outputs[-2])
+                    flow_n2 = fetch(flows[:, min(frames[i - 1], frames[i - 2])])
+            aggregated = [fetch(e[idx]) for e in earlier]
+            feat_prop = self._run(
+                step, fetch(spatial[idx]), aggregated, feat_prop, flow_n1, feat_n2, flow_n2
+            )
             outputs.append(park(feat_prop))
 
         return outputs[::-1] if branch.startswith("backward") else outputs
 
     # ------------------------------------------------------------------ upsampling
 
-    def reconstruct(self, feat: torch.Tensor) -> torch.Tensor:
-        """Aggregated features of one frame (n, (1+branches)·C, h, w) → RGB residual."""
-        hr = self.reconstruction(feat)
+    def reconstruct(self, *feats: torch.Tensor) -> torch.Tensor:
+        """One frame's spatial feature and branch outputs, (n, C, h, w) each → RGB residual."""
+        hr = self.reconstruction(torch.cat(feats, dim=1))
         hr = self.lrelu(self.upsample1(hr))
         hr = self.lrelu(self.upsample2(hr))
         hr = self.lrelu(self.conv_hr(hr))
@@ -248,8 +292,9 @@ class BasicVSRPlusPlus(nn.Module):
         """Reconstruct each frame from all branches and add the upsampled input frame."""
         outputs = []
         for i in range(lqs.shape[1]):
-            hr = torch.cat([fetch(feats[k][i]) for k in ("spatial", *self.branches)], dim=1)
-            hr = self._run(self.reconstruct, hr)
+            hr = self._run(
+                self.reconstruct, *(fetch(feats[k][i]) for k in ("spatial", *self.branches))
+            )
             if self.is_low_res_input:
                 base = F.interpolate(
                     lqs[:, i], scale_factor=self.scale, mode="bilinear", align_corners=False

@@ -28,14 +28,22 @@ from torchvision.ops import deform_conv2d
 IMPLS = ("torchvision", "sample", "sample_checkpoint")  # and "auto", resolved per call
 
 
-def auto_impl(x: torch.Tensor, weight: torch.Tensor) -> str:
+def auto_impl(device: torch.device, training: bool) -> str:
     """The fastest formulation measured for the device (docs/benchmarks.md): on CPU the
     sampling formulation — checkpointed when training, so memory stays that of torchvision's
     kernel; elsewhere torchvision's kernel until measured otherwise."""
-    if x.device.type != "cpu":
+    if device.type != "cpu":
         return "torchvision"
-    training = torch.is_grad_enabled() and (x.requires_grad or weight.requires_grad)
     return "sample_checkpoint" if training else "sample"
+
+
+def resolve_impl(impl: str, x: torch.Tensor, weight: torch.Tensor) -> str:
+    """`impl`, with "auto" resolved for this call: training when autograd will need the
+    backward pass through x or the weight."""
+    if impl != "auto":
+        return impl
+    training = torch.is_grad_enabled() and (x.requires_grad or weight.requires_grad)
+    return auto_impl(x.device, training)
 
 
 def modulated_deform_conv2d(
@@ -62,8 +70,7 @@ def modulated_deform_conv2d(
     Returns:
         (n, Cout, Ho, Wo) with Ho = H + 2·padding - kh + 1 (likewise Wo).
     """
-    if impl == "auto":
-        impl = auto_impl(x, weight)
+    impl = resolve_impl(impl, x, weight)
     if impl == "torchvision":
         return deform_conv2d(x, offset, weight, bias, padding=padding, mask=mask)
     if impl not in IMPLS:
