@@ -16,7 +16,7 @@ def test_bench_model_writes_json(tmp_path):
         sys.executable, "-m", "vsr.cli.bench", "model",
         "--mid-channels", "8", "--num-blocks", "1", "--frames", "2", "--height", "16",
         "--width", "16", "--impls", "auto", "--checkpointing", "off", "on", "--repeats", "1",
-        "--matmul-size", "128",
+        "--matmul-size", "128", "--profile",
         "--out", str(out),
     ]  # fmt: skip
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
@@ -44,6 +44,10 @@ def test_bench_model_writes_json(tmp_path):
         assert abs(case["peak_fraction"] - ratio) < 1e-3
         assert case["peak_memory_mib"] >= case["rss_before_mib"] > 0
         assert len(case["times_s"]) == 1
+        # --profile: the pass's operators by self time, convolutions among them.
+        shares = [op["share"] for op in case["profile"]]
+        assert shares == sorted(shares, reverse=True) and 0 < sum(shares) <= 1.0001
+        assert any("conv" in op["op"] for op in case["profile"]), case["profile"]
     forward, train, checkpointed = cases
     # A training pass counts the forward plus a backward of about twice its FLOPs; the
     # recomputation that checkpointing adds is not useful work and is not counted.

@@ -30,6 +30,8 @@ the flow warps' bilinear sampling, resizing, pooling.
     vsr-bench model                                     # c64n7, 1x5x64x64, 1 thread, both passes
     vsr-bench model --threads 1 2 --impls torchvision sample --out model.json
     vsr-bench model --op --impls torchvision sample     # the deformable conv alone
+    vsr-bench model --passes train --profile            # where a training pass spends its time
+    vsr-bench model --frames 30 --passes train --checkpointing off on
 """
 
 from __future__ import annotations
@@ -257,6 +259,7 @@ def run_case(spec: dict) -> dict:
         peak_memory = _peak_rss_mib()
     if flops is None:
         flops = counted_pass()
+    profile = _profile(one_pass, device) if spec.get("profile") else None
     # Measured again after the passes: other jobs on a shared machine can slow one measurement.
     peak = max(peak_before, matmul_peak(device, dtype, spec["matmul_size"]))
     result = {
@@ -278,7 +281,33 @@ def run_case(spec: dict) -> dict:
     result["peak_memory_mib"] = round(peak_memory, 1)
     if device.type != "cuda":
         result["rss_before_mib"] = round(rss_before, 1)
+    if profile is not None:
+        result["profile"] = profile
     return result
+
+
+def _profile(one_pass: Callable[[], None], device, top: int = 15) -> list[dict]:
+    """The operators of one more pass, by self time (device time on CUDA), largest first."""
+    from torch.profiler import ProfilerActivity, profile
+
+    activities = [ProfilerActivity.CPU]
+    if device.type == "cuda":
+        activities.append(ProfilerActivity.CUDA)
+    with profile(activities=activities) as prof:
+        one_pass()
+    attr = "self_device_time_total" if device.type == "cuda" else "self_cpu_time_total"
+    ops = [e for e in prof.key_averages() if getattr(e, attr) > 0]
+    total = sum(getattr(e, attr) for e in ops)
+    ops.sort(key=lambda e: getattr(e, attr), reverse=True)
+    return [
+        {
+            "op": e.key,
+            "self_s": round(getattr(e, attr) / 1e6, 4),
+            "share": round(getattr(e, attr) / total, 4),
+            "calls": e.count,
+        }
+        for e in ops[:top]
+    ]
 
 
 # --------------------------------------------------------------------------- all cases
@@ -296,7 +325,7 @@ def run(
 
     Args:
         config: the case settings shared by all cases: mid_channels, num_blocks, batch,
-            frames, height, width, device, precision, repeats, matmul_size, op.
+            frames, height, width, device, precision, repeats, matmul_size, op, profile.
         impls: deformable-conv formulations (`vsr.nn.deform.IMPLS`).
         threads: torch thread counts.
         passes: "forward" and/or "train".
@@ -348,6 +377,10 @@ def run(
             f"{label} {row['time_s']} s, {row['gflop']} GFLOP, "
             f"{100 * row['peak_fraction']:.1f}% of matmul peak, {row['peak_memory_mib']} MiB"
         )
+        for op in row.get("profile", [])[:8]:
+            log(
+                f"    {100 * op['share']:5.1f}%  {op['self_s']:8.3f} s  {op['calls']:5d}x  {op['op']}"
+            )
         results["cases"].append(row)
     return results
 
@@ -389,6 +422,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--op", action="store_true", help="time the deformable conv alone at the network's shapes"
     )
+    parser.add_argument(
+        "--profile", action="store_true",
+        help="profile one more pass per case: its operators by self time, in the JSON",
+    )  # fmt: skip
     parser.add_argument("--out", help="also write the JSON results to this file")
 
 
@@ -397,7 +434,7 @@ def run_from_args(args: argparse.Namespace, command: str = "vsr-bench model") ->
     keys = ("mid_channels", "num_blocks", "batch", "frames", "height", "width", "device")
     config = {k: getattr(args, k) for k in keys}
     config.update(precision=args.precision, repeats=args.repeats, matmul_size=args.matmul_size)
-    config["op"] = args.op
+    config.update(op=args.op, profile=args.profile)
     checkpointing = [c == "on" for c in dict.fromkeys(args.checkpointing)]
     results = run(config, args.impls, args.threads, args.passes, checkpointing)
     return emit(results, command, args.out)
