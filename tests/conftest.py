@@ -8,6 +8,8 @@ from pathlib import Path
 import pytest
 import torch
 
+import benchdata
+
 FIXTURES = Path(__file__).parent / "fixtures"
 
 os.environ.setdefault("WANDB_MODE", "disabled")
@@ -30,6 +32,21 @@ def demo_root(tmp_path_factory) -> Path:
     from vsr.data.demo import DemoConfig, build_demo
 
     return build_demo(tmp_path_factory.mktemp("data") / "demo", DemoConfig(**TINY_DEMO))
+
+
+@pytest.fixture(scope="session")
+def bench_roots(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """Tiny benchmarks in every layout (read-only: copy one to break it): reds,
+    reds4_basicsr, vid4, udm10, udm10_gt_only, vimeo."""
+    base = tmp_path_factory.mktemp("benchmarks")
+    return {
+        "reds": benchdata.make_reds(base / "REDS"),
+        "reds4_basicsr": benchdata.make_reds4_basicsr(base / "REDS4"),
+        "vid4": benchdata.make_vid4(base / "Vid4"),
+        "udm10": benchdata.make_udm10(base / "UDM10"),
+        "udm10_gt_only": benchdata.make_udm10(base / "UDM10_GT", lr=False),
+        "vimeo": benchdata.make_vimeo(base / "vimeo90k"),
+    }
 
 
 @pytest.fixture

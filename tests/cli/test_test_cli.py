@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import csv
-import importlib.util
 import json
 import os
 import re
@@ -14,20 +13,8 @@ from pathlib import Path
 import pytest
 import torch
 
+import benchdata
 from vsr.metrics import calculate_psnr, calculate_ssim
-
-
-def _load_benchdata():
-    # The benchmark generators live beside the evaluation tests (tests are not packages).
-    path = Path(__file__).parents[1] / "evaluation" / "benchdata.py"
-    spec = importlib.util.spec_from_file_location("vsr_test_benchdata", path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-benchdata = _load_benchdata()
 
 
 def vsr_test(*args: str | Path, cwd: Path | None = None) -> subprocess.CompletedProcess:
@@ -39,17 +26,6 @@ def vsr_test(*args: str | Path, cwd: Path | None = None) -> subprocess.Completed
         env=env,
         cwd=cwd,
     )
-
-
-@pytest.fixture(scope="module")
-def roots(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    base = tmp_path_factory.mktemp("cli_benchmarks")
-    return {
-        "reds": benchdata.make_reds(base / "REDS"),
-        "vid4": benchdata.make_vid4(base / "Vid4"),
-        "udm10": benchdata.make_udm10(base / "UDM10"),
-        "vimeo": benchdata.make_vimeo(base / "vimeo90k"),
-    }
 
 
 @pytest.fixture(scope="module")
@@ -80,16 +56,16 @@ def _summary_means(stdout: str) -> dict[str, tuple[float, float]]:
     return {name: (float(psnr), float(ssim)) for name, _, _, psnr, ssim in rows}
 
 
-def test_several_benchmarks_in_one_run(tmp_path: Path, roots, checkpoint: Path) -> None:
+def test_several_benchmarks_in_one_run(tmp_path: Path, bench_roots, checkpoint: Path) -> None:
     out = tmp_path / "out"
     result = vsr_test(
         "--checkpoint", checkpoint,
-        "--bench", f"reds4={roots['reds']}",
-        "--bench", f"vid4-bd={roots['vid4']}",
-        "--bench", f"vimeo90k-t-bi={roots['vimeo']}",
-        "--bench", f"udm10={roots['udm10']}",
+        "--bench", f"reds4={bench_roots['reds']}",
+        "--bench", f"vid4-bd={bench_roots['vid4']}",
+        "--bench", f"vimeo90k-t-bi={bench_roots['vimeo']}",
+        "--bench", f"udm10={bench_roots['udm10']}",
         # The same UDM10 files as a custom set with the same protocol: the same scores.
-        "--bench", f"folder={roots['udm10']}", "--y-channel", "--degradation", "bd",
+        "--bench", f"folder={bench_roots['udm10']}", "--y-channel", "--degradation", "bd",
         "--device", "cpu", "--save-frames", "--no-progress", "--output-dir", out,
         "--workers", "1",  # the next clip is read in another process
     )  # fmt: skip
@@ -129,13 +105,13 @@ def test_several_benchmarks_in_one_run(tmp_path: Path, roots, checkpoint: Path) 
     # Saved frames re-scored with the numpy protocol functions give the reported scores.
     saved = out / "vid4-bd" / "city" / "00000003.png"
     frame = benchdata.read_png(saved)
-    gt = benchdata.read_png(roots["vid4"] / "GT" / "city" / "00000003.png")
+    gt = benchdata.read_png(bench_roots["vid4"] / "GT" / "city" / "00000003.png")
     record = benches["vid4-bd"]["clips"]["city"]
     assert calculate_psnr(frame, gt, y_channel=True) == pytest.approx(record["frame_psnr"][3])
     assert calculate_ssim(frame, gt, y_channel=True) == pytest.approx(record["frame_ssim"][3])
     saved = out / "vimeo90k-t-bi" / "00002" / "0003" / "00000003.png"
     frame = benchdata.read_png(saved)
-    gt = benchdata.read_png(roots["vimeo"] / "sequences" / "00002" / "0003" / "im4.png")
+    gt = benchdata.read_png(bench_roots["vimeo"] / "sequences" / "00002" / "0003" / "im4.png")
     record = benches["vimeo90k-t-bi"]["clips"]["00002/0003"]
     assert calculate_psnr(frame, gt, y_channel=True) == pytest.approx(record["psnr"])
     # The protocol and the per-clip table of each benchmark.
@@ -144,9 +120,9 @@ def test_several_benchmarks_in_one_run(tmp_path: Path, roots, checkpoint: Path) 
     assert re.search(r"^\W*020\W+3\W+[\d.]+\W+[\d.]+", result.stdout, re.M)
 
 
-def test_default_output_dir_and_ensemble(tmp_path: Path, roots, checkpoint: Path) -> None:
+def test_default_output_dir_and_ensemble(tmp_path: Path, bench_roots, checkpoint: Path) -> None:
     result = vsr_test(
-        "-c", checkpoint, "-b", f"vid4-bi={roots['vid4']}", "--ensemble",
+        "-c", checkpoint, "-b", f"vid4-bi={bench_roots['vid4']}", "--ensemble",
         "--max-frames", "2", "--max-clips", "1", "--device", "cpu",
         cwd=tmp_path,
     )  # fmt: skip
@@ -165,7 +141,7 @@ def _fails(result: subprocess.CompletedProcess, code: int, *needles: str) -> Non
         assert needle in result.stderr, (needle, result.stderr)
 
 
-def test_errors_are_one_clear_message(tmp_path: Path, roots, checkpoint: Path) -> None:
+def test_errors_are_one_clear_message(tmp_path: Path, bench_roots, checkpoint: Path) -> None:
     missing = tmp_path / "no_such_dir"
     _fails(
         vsr_test("-c", checkpoint, "-b", f"vid4-bi={missing}"),
@@ -175,27 +151,31 @@ def test_errors_are_one_clear_message(tmp_path: Path, roots, checkpoint: Path) -
         "Expected layout for vid4-bi",
     )
     _fails(
-        vsr_test("-c", checkpoint, "-b", f"reds4={roots['vid4']}"),
+        vsr_test("-c", checkpoint, "-b", f"reds4={bench_roots['vid4']}"),
         1,
-        f"at {roots['vid4']}",
+        f"at {bench_roots['vid4']}",
         "not a REDS root",
         "root/train_sharp/{000,011,015,020}",
     )
     not_a_model = tmp_path / "not_a_model.pth"
     torch.save({"optimizer": torch.zeros(3)}, not_a_model)
     _fails(
-        vsr_test("-c", not_a_model, "-b", f"vid4-bi={roots['vid4']}", "--device", "cpu"),
+        vsr_test("-c", not_a_model, "-b", f"vid4-bi={bench_roots['vid4']}", "--device", "cpu"),
         1,
         "no BasicVSR++ generator weights found",
     )
     _fails(
-        vsr_test("-c", tmp_path / "nope.pth", "-b", f"vid4-bi={roots['vid4']}"),
+        vsr_test("-c", tmp_path / "nope.pth", "-b", f"vid4-bi={bench_roots['vid4']}"),
         1,
         "checkpoint not found",
     )
-    _fails(vsr_test("-c", checkpoint, "-b", f"vid5={roots['vid4']}"), 2, "unknown benchmark 'vid5'")
     _fails(
-        vsr_test("-c", checkpoint, "-b", f"vid4-bi={roots['vid4']}", "--y-channel"),
+        vsr_test("-c", checkpoint, "-b", f"vid5={bench_roots['vid4']}"),
+        2,
+        "unknown benchmark 'vid5'",
+    )
+    _fails(
+        vsr_test("-c", checkpoint, "-b", f"vid4-bi={bench_roots['vid4']}", "--y-channel"),
         2,
         "presets carry their own protocol",
     )
