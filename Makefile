@@ -27,9 +27,10 @@ format: ## ruff autofix and format
 	$(PYTHON) -m ruff check --fix src tests scripts
 	$(PYTHON) -m ruff format src tests scripts
 
-bench: ## measure the network (c64n7, 1 and 2 threads) and the data back-ends; JSON in bench/
+bench: ## measure the network (c64n7, 1 and 2 threads; 30-frame checkpointing) and the data back-ends; JSON in bench/
 	mkdir -p bench
 	vsr-bench model --threads 1 2 --out bench/model.json
+	vsr-bench model --frames 30 --passes train --impls auto --checkpointing off on --out bench/model_checkpointing.json
 	vsr-bench data --out bench/data.json
 
 clean: ## remove caches and build outputs
