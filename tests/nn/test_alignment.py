@@ -5,6 +5,7 @@ import torch
 from torch.nn import functional as F
 
 from vsr.nn import FlowGuidedDeformableAlignment, FlowWarpAlignment, flow_warp
+from vsr.nn.alignment import bound_offsets
 
 
 def test_zero_offset_head_samples_along_the_flow():
@@ -72,3 +73,27 @@ def test_diverged_offsets_do_not_crash_the_deformable_conv():
     out = align(feats, feats, torch.rand(1, 8, 7, 9), flows)
     out.sum().backward()  # the forward and backward kernels both survive
     assert out.shape == (1, 8, 7, 9)
+
+
+def test_bound_offsets_equals_nan_to_num_then_clamp_and_keeps_only_a_mask():
+    bound = 5.0
+    values = [float("nan"), float("inf"), -float("inf"), 1e30, -1e30, 7.0, -6.0, 4.9, -3.0, 0.0]
+    reference_in = torch.tensor(values, dtype=torch.float64, requires_grad=True)
+    reference = reference_in.nan_to_num(0.0, posinf=bound, neginf=-bound).clamp(-bound, bound)
+    offset = torch.tensor(values, dtype=torch.float64, requires_grad=True)
+    saved = []
+
+    def pack(t: torch.Tensor) -> torch.Tensor:
+        saved.append(t)
+        return t
+
+    with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+        bounded = bound_offsets(offset, bound)
+    torch.testing.assert_close(bounded, reference)
+    weights = torch.arange(1.0, 11.0, dtype=torch.float64)
+    (reference * weights).sum().backward()
+    (bounded * weights).sum().backward()
+    torch.testing.assert_close(offset.grad, reference_in.grad)
+    assert offset.grad.tolist() == [0, 0, 0, 0, 0, 0, 0, 8, 9, 10]
+    # For the backward pass, only the boolean mask (no copy of the offsets).
+    assert [t.dtype for t in saved] == [torch.bool]

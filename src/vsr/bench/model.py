@@ -1,19 +1,20 @@
 """Speed, peak memory and FLOP utilisation of BasicVSR++, for inference and for training.
 
-Every case (deformable-conv formulation x thread count x pass) runs in a fresh Python process,
-so that its memory high-water mark is its own, and times:
+Every case (deformable-conv formulation x thread count x pass x activation checkpointing) runs
+in a fresh Python process, so that its memory high-water mark is its own, and times:
 
 * `forward`: `model(lqs)` under `torch.no_grad()` in eval mode (inference);
 * `train`: `model(lqs).mean().backward()` in train mode (a training step without the optimizer);
 * with `--op`, the modulated deformable convolution alone at the network's shapes (x of 2C
   channels, 16 deformable groups, C outputs, 3x3) instead of the whole network.
 
-The first pass is a warm-up whose FLOPs are counted (under `sample_checkpoint`, whose backward
-recomputes part of the forward, a plain `sample` pass is counted afterwards); the next `--repeats` passes are timed, and
-the fastest is reported (the others are listed: a shared machine only ever slows a pass down).
-Peak memory is the process's resident-set high-water mark on the CPU (`ru_maxrss`; it includes
-the interpreter and the libraries, see `rss_before_mib`), `torch.cuda.max_memory_allocated` on
-CUDA. FLOP utilisation is the counted FLOPs per second relative to the FLOP rate of a large
+"auto" is timed as the formulation it picks for the device and pass (`resolved_impl`). The
+first pass is a warm-up whose FLOPs are counted; where the backward pass recomputes part of the
+forward (`sample_checkpoint`, activation checkpointing), the pass's own work is counted on a
+plain pass afterwards. The next `--repeats` passes are timed, and the fastest is reported (the
+others are listed: a shared machine only ever slows a pass down). Peak memory is the process's
+resident-set high-water mark on the CPU (`ru_maxrss`; it includes the interpreter and the
+libraries, see `rss_before_mib`), `torch.cuda.max_memory_allocated` on CUDA. FLOP utilisation is the counted FLOPs per second relative to the FLOP rate of a large
 matrix product (`--matmul-size`, fp32 unless `--precision` says otherwise) measured in the same
 process, with the same device and thread count, before and after the passes (the faster).
 
@@ -347,14 +348,17 @@ def run(
     unknown = sorted(set(impls) - {"auto", *IMPLS})
     if unknown:
         raise ValueError(f"unknown --impls {unknown}: choose from auto, {', '.join(IMPLS)}")
-    cases = [
-        {**config, "impl": impl, "threads": n, "pass": name, "checkpointing": ckpt}
-        for impl in impls
-        for n in threads
-        for name in passes
-        for ckpt in checkpointing
-        if name == "train" or not ckpt or len(checkpointing) == 1
-    ]
+    # Checkpointing only changes training passes of the network: other cases run once, off.
+    cases: list[dict] = []
+    for impl in impls:
+        for n in threads:
+            for name in passes:
+                for ckpt in dict.fromkeys(
+                    c and name == "train" and not config.get("op") for c in checkpointing
+                ):
+                    cases.append(
+                        {**config, "impl": impl, "threads": n, "pass": name, "checkpointing": ckpt}
+                    )
     for spec in cases:
         label = f"[{spec['impl']}, {spec['threads']} thread(s), {spec['pass']}"
         label += ", checkpointing]" if spec["checkpointing"] else "]"

@@ -18,6 +18,20 @@ from vsr.nn.deform import IMPLS, modulated_deform_conv2d
 DEFORM_IMPLS = ("auto", *IMPLS)
 
 
+def bound_offsets(offset: torch.Tensor, bound: float) -> torch.Tensor:
+    """Offsets with NaN set to 0 and values clamped to ±bound (pixels), as
+    `offset.nan_to_num(0, bound, -bound).clamp(-bound, bound)` in values and gradients.
+
+    torchvision's CPU kernel turns offsets into memory indices: a non-finite or huge offset (a
+    diverged run) would crash the process. Beyond the frame every sample is zero anyway, so
+    clamping there changes nothing else. `where` keeps only a boolean mask for the backward
+    pass, where nan_to_num and clamp would each keep a copy of the offsets.
+    """
+    inside = offset.detach().abs() < bound  # False for NaN too; the bound itself, as clamp
+    clamped = offset.detach().nan_to_num(0.0, posinf=bound, neginf=-bound).clamp(-bound, bound)
+    return torch.where(inside, offset, clamped)
+
+
 class FlowGuidedDeformableAlignment(nn.Module):
     """Modulated deformable conv whose offsets are the flows plus a learned, bounded residue.
 
@@ -113,14 +127,9 @@ class FlowGuidedDeformableAlignment(nn.Module):
             dim=1,
         )
         x = torch.cat(neighbours, dim=1)
-        # torchvision's CPU kernel turns offsets into memory indices: a non-finite or huge
-        # offset (a diverged run) would crash the process. Beyond the frame every sample is
-        # zero anyway, so clamping there changes nothing else. `where` keeps only a boolean
-        # mask for the backward pass (nan_to_num and clamp would each keep the offsets).
-        bound = float(max(x.shape[-2:]) + 2)
-        inside = offset.abs() <= bound  # False for NaN as well
-        clamped = offset.detach().nan_to_num(0.0, posinf=bound, neginf=-bound).clamp(-bound, bound)
-        offset = torch.where(inside, offset, clamped)
+        # A diverged run's offsets (inf, NaN) must not crash the kernels: bounded just
+        # beyond the frame, where every sample is zero.
+        offset = bound_offsets(offset, float(max(x.shape[-2:]) + 2))
         return modulated_deform_conv2d(
             x, offset, mask, self.weight, self.bias, padding=1, impl=self.deform_impl
         )

@@ -131,20 +131,15 @@ class BasicVSRPlusPlus(nn.Module):
         self.conv_hr = nn.Conv2d(64, 64, 3, 1, 1)
         self.conv_last = nn.Conv2d(64, 3, 3, 1, 1)
         self.lrelu = nn.LeakyReLU(negative_slope=0.1, inplace=True)
-        # Recompute each frame's steps (features, alignment + aggregation per branch,
-        # reconstruction) and the flows in the backward pass instead of storing their
+        # Recompute, per frame, each branch's propagation step (warps, alignment, aggregation,
+        # backbone) and the reconstruction in the backward pass instead of storing their
         # activations: memory for long training clips, not a weight (no state_dict entry).
         self.gradient_checkpointing = False
 
     # ------------------------------------------------------------------ helpers
 
-    @property
-    def checkpointing(self) -> bool:
-        """True while activations are recomputed in the backward pass instead of stored."""
-        return self.gradient_checkpointing and torch.is_grad_enabled()
-
     def _run(self, module: Callable[..., torch.Tensor], *args) -> torch.Tensor:
-        if self.checkpointing:
+        if self.gradient_checkpointing and torch.is_grad_enabled():
             return checkpoint(module, *args, use_reentrant=False)
         return module(*args)
 
