@@ -14,8 +14,8 @@ forward (`sample_checkpoint`, activation checkpointing), the pass's own work is 
 plain pass afterwards. The next `--repeats` passes are timed, and the fastest is reported (the
 others are listed: a shared machine only ever slows a pass down). Peak memory is the process's
 resident-set high-water mark on the CPU (`ru_maxrss`; it includes the interpreter and the
-libraries, see `rss_before_mib`), `torch.cuda.max_memory_allocated` on CUDA. FLOP utilisation is the counted FLOPs per second relative to the FLOP rate of a large
-matrix product (`--matmul-size`, fp32 unless `--precision` says otherwise) measured in the same
+libraries, see `rss_before_mib`), `torch.cuda.max_memory_allocated` on CUDA. FLOP utilisation
+is the counted FLOPs per second relative to the FLOP rate of a large matrix product (`--matmul-size`, fp32 unless `--precision` says otherwise) measured in the same
 process, with the same device and thread count, before and after the passes (the faster).
 
 FLOPs: `torch.utils.flop_counter.FlopCounterMode` counts the convolutions and matrix products
@@ -197,6 +197,8 @@ def run_case(spec: dict) -> dict:
         frames = n  # one (n, 2C, h, w) call per pass
     else:
         model = BasicVSRPlusPlus(spec["mid_channels"], spec["num_blocks"]).to(device)
+        if spec.get("channels_last"):
+            model = model.to(memory_format=torch.channels_last)
         inputs = (torch.rand(n, t, 3, h, w, generator=generator).to(device),)
         deform_modules = [
             m for m in model.modules() if isinstance(m, FlowGuidedDeformableAlignment)
@@ -268,6 +270,7 @@ def run_case(spec: dict) -> dict:
         "impl": spec["impl"],
         "resolved_impl": impl,
         "checkpointing": spec["checkpointing"],
+        "channels_last": bool(spec.get("channels_last")),
         "threads": spec["threads"],
         "pass": spec["pass"],
         "gflop": round(flops / 1e9, 3),
@@ -326,7 +329,8 @@ def run(
 
     Args:
         config: the case settings shared by all cases: mid_channels, num_blocks, batch,
-            frames, height, width, device, precision, repeats, matmul_size, op, profile.
+            frames, height, width, device, precision, repeats, matmul_size, op, profile,
+            channels_last.
         impls: deformable-conv formulations (`vsr.nn.deform.IMPLS`).
         threads: torch thread counts.
         passes: "forward" and/or "train".
@@ -427,6 +431,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--op", action="store_true", help="time the deformable conv alone at the network's shapes"
     )
     parser.add_argument(
+        "--channels-last", action="store_true",
+        help="the network's weights (hence its convolutions) in channels-last memory format",
+    )  # fmt: skip
+    parser.add_argument(
         "--profile", action="store_true",
         help="profile one more pass per case: its operators by self time, in the JSON",
     )  # fmt: skip
@@ -438,7 +446,7 @@ def run_from_args(args: argparse.Namespace, command: str = "vsr-bench model") ->
     keys = ("mid_channels", "num_blocks", "batch", "frames", "height", "width", "device")
     config = {k: getattr(args, k) for k in keys}
     config.update(precision=args.precision, repeats=args.repeats, matmul_size=args.matmul_size)
-    config.update(op=args.op, profile=args.profile)
+    config.update(op=args.op, profile=args.profile, channels_last=args.channels_last)
     checkpointing = [c == "on" for c in dict.fromkeys(args.checkpointing)]
     results = run(config, args.impls, args.threads, args.passes, checkpointing)
     return emit(results, command, args.out)
