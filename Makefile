@@ -29,7 +29,7 @@ format: ## ruff autofix and format
 
 bench: ## measure the network (c64n7, 1 and 2 threads; 30-frame checkpointing) and the data back-ends; JSON in bench/
 	mkdir -p bench
-	vsr-bench model --threads 1 2 --out bench/model.json
+	vsr-bench model --threads 1 2 --out bench/model.json --plot bench/model.png
 	vsr-bench model --frames 30 --passes train --impls auto --checkpointing off on --out bench/model_checkpointing.json
 	vsr-bench data --out bench/data.json
 

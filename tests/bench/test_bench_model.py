@@ -8,6 +8,7 @@ import subprocess
 import sys
 
 import pytest
+from PIL import Image
 
 
 def test_bench_model_writes_json(tmp_path):
@@ -16,7 +17,7 @@ def test_bench_model_writes_json(tmp_path):
         sys.executable, "-m", "vsr.cli.bench", "model",
         "--mid-channels", "8", "--num-blocks", "1", "--frames", "2", "--height", "16",
         "--width", "16", "--impls", "auto", "--checkpointing", "off", "on", "--repeats", "1",
-        "--matmul-size", "128", "--profile",
+        "--matmul-size", "128", "--profile", "--plot", str(tmp_path / "model.png"),
         "--out", str(out),
     ]  # fmt: skip
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
@@ -24,6 +25,8 @@ def test_bench_model_writes_json(tmp_path):
     assert proc.returncode == 0, proc.stderr
 
     results = json.loads(out.read_text())
+    with Image.open(tmp_path / "model.png") as image:  # the bars, as a real PNG
+        assert image.format == "PNG" and image.width > 300 and image.height > 100
     assert json.loads(proc.stdout) == results
     assert results["command"].startswith("vsr-bench model --mid-channels 8")
     assert results["config"]["mid_channels"] == 8 and results["config"]["num_blocks"] == 1

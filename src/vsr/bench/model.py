@@ -393,6 +393,63 @@ def run(
     return results
 
 
+def case_label(case: dict) -> str:
+    """Short name of a case within its pass: formulation (as run), threads, checkpointing."""
+    impl = case["impl"]
+    if case.get("resolved_impl", impl) != impl:
+        impl += f" ({case['resolved_impl']})"
+    label = f"{impl}, {case['threads']} thread{'s' if case['threads'] > 1 else ''}"
+    return label + (", checkpointing" if case.get("checkpointing") else "")
+
+
+def plot(results: dict, path: str) -> None:
+    """Horizontal bars: seconds per pass of every case, labelled with the share of the matmul
+    peak and the peak memory; forward and training passes side by side, the reference
+    (torchvision's kernel) in grey."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib import pyplot as plt
+
+    cases = results["cases"]
+    passes = [p for p in PASSES if any(c["pass"] == p for c in cases)]
+    fig, axes = plt.subplots(
+        1, len(passes), figsize=(7.5 * len(passes), 0.5 * len(cases) + 1.6), dpi=110, squeeze=False
+    )
+    for ax, name in zip(axes[0], passes, strict=True):
+        rows = [c for c in cases if c["pass"] == name]
+        times = [c["time_s"] for c in rows]
+        colors = ["tab:gray" if c["impl"] == "torchvision" else "tab:blue" for c in rows]
+        bars = ax.barh(range(len(rows)), times, color=colors, alpha=0.85)
+        ax.set_yticks(range(len(rows)), [case_label(c) for c in rows], fontsize=8)
+        ax.invert_yaxis()
+        for bar, c in zip(bars, rows, strict=True):
+            ax.annotate(
+                f" {c['time_s']:.3g} s, {100 * c['peak_fraction']:.0f}% of peak, "
+                f"{c['peak_memory_mib']:.0f} MiB",
+                (bar.get_width(), bar.get_y() + bar.get_height() / 2),
+                va="center",
+                fontsize=7,
+            )
+        ax.set_xlim(0, 2.2 * max(times))
+        ax.set_xlabel("seconds per pass (fastest)")
+        ax.set_title(name, fontsize=10)
+        ax.grid(True, axis="x", alpha=0.3)
+    config = results["config"]
+    shape = f"{config['batch']}x{config['frames']}x{config['height']}x{config['width']}"
+    what = (
+        "deformable conv alone"
+        if config.get("op")
+        else f"c{config['mid_channels']}n{config['num_blocks']}"
+    )
+    fig.suptitle(
+        f"vsr-bench model: {what}, {shape}, {config['device']}, {config['precision']}", fontsize=10
+    )
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Options of `vsr-bench model`."""
     parser.add_argument("--mid-channels", type=int, default=64, help="C (default 64)")
@@ -439,6 +496,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="profile one more pass per case: its operators by self time, in the JSON",
     )  # fmt: skip
     parser.add_argument("--out", help="also write the JSON results to this file")
+    parser.add_argument("--plot", help="also draw the results as bars to this PNG file")
 
 
 def run_from_args(args: argparse.Namespace, command: str = "vsr-bench model") -> dict:
@@ -449,7 +507,10 @@ def run_from_args(args: argparse.Namespace, command: str = "vsr-bench model") ->
     config.update(op=args.op, profile=args.profile, channels_last=args.channels_last)
     checkpointing = [c == "on" for c in dict.fromkeys(args.checkpointing)]
     results = run(config, args.impls, args.threads, args.passes, checkpointing)
-    return emit(results, command, args.out)
+    results = emit(results, command, args.out)
+    if args.plot:
+        plot(results, args.plot)
+    return results
 
 
 def main(argv: Sequence[str] | None = None) -> int:
