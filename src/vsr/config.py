@@ -1,10 +1,25 @@
-"""Where the Hydra configs are, whichever way vsr was installed."""
+"""Where the Hydra configs are, whichever way vsr was installed, the resolver that names
+multirun job directories, and the up-front check of training settings."""
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 
+from omegaconf import OmegaConf
+
 _PACKAGE = Path(__file__).resolve().parent
+
+
+def job_id(overrides: str) -> str:
+    """Eight hex digits naming a multirun job's overrides (`hydra.job.override_dirname`): the
+    same command gives the same job directory (a rerun resumes it), another sweep under the
+    same run name never shares one (so never resumes another configuration's checkpoint)."""
+    return hashlib.sha256(str(overrides).encode()).hexdigest()[:8]
+
+
+# Used by conf/hydra/default.yaml and the ablation configs: `${vsr_job_id:...}`.
+OmegaConf.register_new_resolver("vsr_job_id", job_id, replace=True)
 
 
 def config_dir() -> str:

@@ -23,7 +23,7 @@ from vsr.report.collect import COMPLETE, NOT_STARTED
 ENV = {**os.environ, "WANDB_MODE": "disabled", "OMP_NUM_THREADS": "1"}
 # small, so that measuring the networks takes a second
 BENCH_ARGS = ["--size", "16", "16", "--frames", "2", "--repeats", "1"]
-ABLATIONS = {  # job directory → the network's switches
+ABLATIONS = {  # job directory (less the id of its overrides) → the network's switches
     "0_baseline": {"second_order": False, "grid_propagation": False, "alignment": "flow"},
     "1_basicvsrpp": {"second_order": True, "grid_propagation": True, "alignment": "deformable"},
 }
@@ -65,6 +65,14 @@ def sweep(tiny_run, _cache) -> Path:
 
 
 @pytest.fixture
+def jobs(sweep) -> dict[str, str]:
+    """ "0_baseline" → the job's directory name, "0_baseline_<id of its overrides>"."""
+    names = {d.name.rsplit("_", 1)[0]: d.name for d in sweep.iterdir() if (d / ".hydra").is_dir()}
+    assert sorted(names) == sorted(ABLATIONS)
+    return names
+
+
+@pytest.fixture
 def sweep_copy(sweep, tmp_path) -> Path:
     """A copy of the multirun to damage."""
     return Path(shutil.copytree(sweep, tmp_path / "sweep"))
@@ -84,13 +92,13 @@ def checkpoint_params(job_dir: Path, net: torch.nn.Module) -> int:
     return sum(tensors[name].numel() for name in names)
 
 
-def test_report_of_a_real_ablation_multirun(sweep, capsys):
+def test_report_of_a_real_ablation_multirun(sweep, jobs, capsys):
     assert report_main([str(sweep), *BENCH_ARGS]) == 0
     stdout = capsys.readouterr().out
 
     with open(sweep / "report.csv", newline="") as f:
         rows = list(csv.DictReader(f))
-    assert [r["job"] for r in rows] == list(ABLATIONS)
+    assert [r["job"] for r in rows] == [jobs[name] for name in ABLATIONS]
     assert [r["ablation"] for r in rows] == ["baseline", "basicvsrpp"]
     for row in rows:
         job_dir = sweep / row["job"]
@@ -102,7 +110,7 @@ def test_report_of_a_real_ablation_multirun(sweep, capsys):
         assert float(row["psnr_last"]) == pytest.approx(float(vals[-1]["val/psnr"]))
         assert float(row["ssim_last"]) == pytest.approx(float(vals[-1]["val/ssim"]))
         # parameters: as trained (the checkpoint) and as the architecture has them
-        net = BasicVSRPlusPlus(8, 1, **ABLATIONS[row["job"]])
+        net = BasicVSRPlusPlus(8, 1, **ABLATIONS[row["job"].rsplit("_", 1)[0]])
         assert int(row["params"]) == checkpoint_params(job_dir, net)
         assert int(row["params"]) == sum(p.numel() for p in net.parameters())
         assert float(row["gflops_per_frame"]) > 0
@@ -115,13 +123,14 @@ def test_report_of_a_real_ablation_multirun(sweep, capsys):
     assert markdown in stdout
     table = [line for line in markdown.splitlines() if line.startswith("| `")]
     assert len(table) == 2
-    assert table[0].startswith("| `baseline` | `0_baseline` | complete |")
+    assert table[0].startswith(f"| `baseline` | `{jobs['0_baseline']}` | complete |")
     assert f"{float(baseline['psnr_best']):.2f}" in table[0]
     assert f"{int(full['params']) / 1e6:.3f}" in table[1]
     assert "16x16 input, 2 frames" in markdown
     # what differs between the jobs' configs: the switches the ablation sets, nothing else
     differences = markdown.split("differ between the jobs", 1)[1]
-    assert "`model.generator.alignment`: 0_baseline flow, 1_basicvsrpp deformable" in differences
+    alignments = f"{jobs['0_baseline']} flow, {jobs['1_basicvsrpp']} deformable"
+    assert f"`model.generator.alignment`: {alignments}" in differences
     assert "data." not in differences
 
     png = sweep / "report.png"
@@ -129,9 +138,9 @@ def test_report_of_a_real_ablation_multirun(sweep, capsys):
     assert plt.imread(png).shape[2] in (3, 4)
 
 
-def test_job_dirs_are_named_by_ablation_and_hold_the_right_network(sweep):
+def test_job_dirs_are_named_by_ablation_and_hold_the_right_network(sweep, jobs):
     for name, switches in ABLATIONS.items():
-        config = OmegaConf.load(sweep / name / "config.yaml")
+        config = OmegaConf.load(sweep / jobs[name] / "config.yaml")
         assert {k: config.model.generator[k] for k in switches} == switches
         assert config.tags[1:] == ["ablation", name.split("_", 1)[1]]
     assert OmegaConf.load(sweep / "multirun.yaml").hydra.overrides.task[-1] == (
@@ -167,15 +176,15 @@ def test_collect_reads_the_sweep(sweep):
         assert job.validation.count == len(validations(job.dir))
 
 
-def test_missing_metrics_are_marked(sweep_copy):
-    (sweep_copy / "1_basicvsrpp" / "csv" / "metrics.csv").unlink()
+def test_missing_metrics_are_marked(sweep_copy, jobs):
+    (sweep_copy / jobs["1_basicvsrpp"] / "csv" / "metrics.csv").unlink()
     report = build_report(sweep_copy, Bench(16, 16, 2, repeats=1), timing=False)
     job = report.rows[1].job
     assert job.problems == ["no metrics.csv"]
     assert job.validation.psnr_best is None
     paths = write_report(report)
     line = paths["markdown"].read_text().splitlines()[3]
-    assert line.startswith("| `basicvsrpp` | `1_basicvsrpp` | complete |")
+    assert line.startswith(f"| `basicvsrpp` | `{jobs['1_basicvsrpp']}` | complete |")
     assert line.endswith("| – | – | – | – |")  # no PSNR/SSIM, not zeros
     with open(paths["csv"], newline="") as f:
         row = list(csv.DictReader(f))[1]
@@ -184,12 +193,12 @@ def test_missing_metrics_are_marked(sweep_copy):
     assert row["params"] != ""  # the network is still measured
 
 
-def test_unfinished_and_unstarted_jobs_are_listed(sweep_copy):
+def test_unfinished_and_unstarted_jobs_are_listed(sweep_copy, jobs):
     # job 0 stopped early (its config asked for more steps), job 1 never got a directory
-    config = OmegaConf.load(sweep_copy / "0_baseline" / "config.yaml")
+    config = OmegaConf.load(sweep_copy / jobs["0_baseline"] / "config.yaml")
     config.trainer.max_steps = 5
-    OmegaConf.save(config, sweep_copy / "0_baseline" / "config.yaml")
-    shutil.rmtree(sweep_copy / "1_basicvsrpp")
+    OmegaConf.save(config, sweep_copy / jobs["0_baseline"] / "config.yaml")
+    shutil.rmtree(sweep_copy / jobs["1_basicvsrpp"])
 
     jobs = collect(sweep_copy).jobs
     assert [j.status for j in jobs] == ["incomplete: step 2/5", NOT_STARTED]
@@ -197,8 +206,8 @@ def test_unfinished_and_unstarted_jobs_are_listed(sweep_copy):
     assert jobs[1].overrides[-1] == "ablation=basicvsrpp"
 
 
-def test_a_job_without_checkpoint_is_incomplete(sweep_copy):
-    shutil.rmtree(sweep_copy / "0_baseline" / "checkpoints")
+def test_a_job_without_checkpoint_is_incomplete(sweep_copy, jobs):
+    shutil.rmtree(sweep_copy / jobs["0_baseline"] / "checkpoints")
     assert collect(sweep_copy).jobs[0].status == "incomplete: no checkpoint"
 
 

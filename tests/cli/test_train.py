@@ -160,12 +160,20 @@ def test_a_failing_wandb_does_not_kill_the_run(tiny_run, tmp_path):
     assert (tmp_path / "logs" / "train" / "demo" / "csv" / "metrics.csv").is_file()
 
 
-def test_two_job_multirun(tiny_run, tmp_path):
+def test_two_job_multirun_and_another_sweep_under_the_same_name(tiny_run, tmp_path):
     args = [*tiny_run, "trainer.max_steps=1"]
     vsr_train("-m", *args, "model.generator.mid_channels=8,16")
     sweep = tmp_path / "logs" / "train" / "multirun" / "demo"
-    for job, channels in (("0", 8), ("1", 16)):
+    jobs = sorted(p.name for p in sweep.iterdir() if (p / "checkpoints").is_dir())
+    assert [name.split("_")[0] for name in jobs] == ["0", "1"]
+    for job, channels in zip(jobs, (8, 16), strict=True):
         assert load_generator(sweep / job / "checkpoints" / "last.ckpt").mid_channels == channels
+    # Another sweep under the same run name: its job 0 gets a directory of its own instead of
+    # resuming the first sweep's job 0 (a c8 checkpoint for a c16 network).
+    vsr_train("-m", *args, "model.generator.mid_channels=16")
+    (new,) = {p.name for p in sweep.iterdir() if (p / "checkpoints").is_dir()} - set(jobs)
+    assert new.startswith("0_")
+    assert load_generator(sweep / new / "checkpoints" / "last.ckpt").mid_channels == 16
 
 
 @pytest.mark.distributed
@@ -209,5 +217,7 @@ def test_optuna_sweep_runs_trials_and_reports_the_best(tiny_run, tmp_path):
     sweep = tmp_path / "logs" / "train" / "multirun" / "demo"
     results = (sweep / "optimization_results.yaml").read_text()
     assert "best_params" in results and "model.optimizer.lr" in results
-    assert (sweep / "0" / "checkpoints" / "last.ckpt").is_file()
-    assert (sweep / "1" / "checkpoints" / "last.ckpt").is_file()
+    trials = sorted(
+        p.parent.parent.name.split("_")[0] for p in sweep.glob("*/checkpoints/last.ckpt")
+    )
+    assert trials == ["0", "1"]

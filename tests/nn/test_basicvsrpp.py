@@ -146,6 +146,9 @@ def test_bad_arguments_and_inputs_are_clear_errors():
         BasicVSRPlusPlus(8, 1, alignment="optical")
     with pytest.raises(ValueError, match="deform_impl must be one of"):
         BasicVSRPlusPlus(8, 1, deform_impl="cuda")
+    with pytest.raises(ValueError, match=r"mid_channels \(12\) must be a multiple of 8"):
+        BasicVSRPlusPlus(12, 1)
+    BasicVSRPlusPlus(12, 1, alignment="flow")  # no deformable groups to split
     with pytest.raises(ValueError, match=r"\(n, t, 3, h, w\)"):
         tiny()(torch.rand(1, 3, 8, 8))
     with pytest.raises(ValueError, match=r"\(n, t, 3, h, w\)"):

@@ -11,7 +11,7 @@ from hydra import compose, initialize_config_dir
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import OmegaConf
 
-from vsr.config import config_dir
+from vsr.config import config_dir, job_id
 from vsr.nn import BasicVSRPlusPlus
 from vsr.report.collect import expand_sweep
 
@@ -63,7 +63,9 @@ def test_each_ablation_sets_the_switches_tags_and_its_own_dirs(experiment, ablat
     logs = tmp_path / "logs" / "train"
     assert cfg.hydra.run.dir == str(logs / f"{cfg.experiment_name}_{ablation}")
     assert cfg.hydra.sweep.dir == str(logs / "multirun" / cfg.experiment_name)
-    assert cfg.hydra.sweep.subdir == f"3_{ablation}"
+    overrides = cfg.hydra.job.override_dirname
+    assert cfg.hydra.sweep.subdir == f"3_{ablation}_{job_id(overrides)}"
+    assert job_id(overrides) != job_id(overrides + ",model.optimizer.lr=0.001")
 
 
 def test_each_row_adds_parameters_at_c64n7():

@@ -62,6 +62,11 @@ class FlowGuidedDeformableAlignment(nn.Module):
         super().__init__()
         if order not in (1, 2) or deform_groups % order:
             raise ValueError(f"order must be 1 or 2 and divide deform_groups, got {order=}")
+        if (order * mid_channels) % deform_groups:
+            raise ValueError(
+                f"mid_channels ({mid_channels}) must be a multiple of {deform_groups // order}: "
+                f"the {deform_groups} deformable groups split the {order} aligned feature(s)"
+            )
         if deform_impl not in DEFORM_IMPLS:
             raise ValueError(f"deform_impl must be one of {DEFORM_IMPLS}, got {deform_impl!r}")
         self.deform_impl = deform_impl
