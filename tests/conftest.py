@@ -35,6 +35,17 @@ def demo_root(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="session")
+def tiny_checkpoint(tmp_path_factory) -> str:
+    """A bare state dict of a random c8n1 BasicVSR++ (valid for `vsr.load_generator`)."""
+    from vsr.nn import BasicVSRPlusPlus
+
+    path = tmp_path_factory.mktemp("ckpt") / "tiny.pth"
+    torch.manual_seed(0)
+    torch.save(BasicVSRPlusPlus(mid_channels=8, num_blocks=1).state_dict(), path)
+    return str(path)
+
+
+@pytest.fixture(scope="session")
 def bench_roots(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     """Tiny benchmarks in every layout (read-only: copy one to break it): reds,
     reds4_basicsr, vid4, udm10, udm10_gt_only, vimeo."""

@@ -13,7 +13,6 @@ from PIL import Image
 
 from vsr.cli.upscale import main
 from vsr.inference import VideoWriter, open_reader
-from vsr.nn import BasicVSRPlusPlus
 
 
 def run_cli(*args) -> subprocess.CompletedProcess:
@@ -30,14 +29,6 @@ def run_cli(*args) -> subprocess.CompletedProcess:
 def frames(n: int, h: int = 8, w: int = 8) -> list[np.ndarray]:
     rng = np.random.default_rng(0)
     return [rng.integers(0, 256, (h, w, 3), dtype=np.uint8) for _ in range(n)]
-
-
-@pytest.fixture(scope="module")
-def checkpoint(tmp_path_factory) -> str:
-    path = tmp_path_factory.mktemp("ckpt") / "tiny.pth"
-    torch.manual_seed(0)
-    torch.save(BasicVSRPlusPlus(mid_channels=8, num_blocks=1).state_dict(), path)
-    return str(path)
 
 
 @pytest.fixture
@@ -57,10 +48,11 @@ def test_help_has_examples(capsys):
     assert "examples:" in text and "--tile 256" in text and "--lossless" in text
 
 
-def test_upscales_a_video_with_progress_and_summary(tmp_path, checkpoint, video, capsys):
+def test_upscales_a_video_with_progress_and_summary(tmp_path, tiny_checkpoint, video, capsys):
     out = tmp_path / "out.mp4"
     assert (
-        main([video, str(out), "--checkpoint", checkpoint, "--chunk", "2", "--overlap", "1"]) == 0
+        main([video, str(out), "--checkpoint", tiny_checkpoint, "--chunk", "2", "--overlap", "1"])
+        == 0
     )
     stdout = capsys.readouterr().out
     assert "5/5" in stdout and "frames/s" in stdout
@@ -89,7 +81,7 @@ def test_wrong_checkpoint_is_one_clear_line(tmp_path, video):
 
 
 def test_corrupt_frame_names_the_file_and_keeps_a_playable_partial(
-    tmp_path, checkpoint, capsys, caplog
+    tmp_path, tiny_checkpoint, capsys, caplog
 ):
     folder = tmp_path / "in"
     folder.mkdir()
@@ -97,7 +89,7 @@ def test_corrupt_frame_names_the_file_and_keeps_a_playable_partial(
         Image.fromarray(frame).save(folder / f"{i:03d}.png")
     (folder / "005.png").write_bytes(b"\x89PNG\r\n\x1a\nbroken")
     out = tmp_path / "out.mkv"
-    args = [folder, out, "--checkpoint", checkpoint, "--chunk", "2", "--overlap", "1"]
+    args = [folder, out, "--checkpoint", tiny_checkpoint, "--chunk", "2", "--overlap", "1"]
     with caplog.at_level(logging.WARNING):
         assert main(list(map(str, args))) == 1
     err = capsys.readouterr().err
@@ -108,7 +100,7 @@ def test_corrupt_frame_names_the_file_and_keeps_a_playable_partial(
         assert len(list(reader)) == 4
 
 
-def test_refusals_exit_non_zero_and_touch_nothing(tmp_path, checkpoint, video, capsys):
+def test_refusals_exit_non_zero_and_touch_nothing(tmp_path, tiny_checkpoint, video, capsys):
     existing = tmp_path / "existing.mp4"
     existing.write_bytes(b"keep me")
     folder = tmp_path / "frames"
@@ -124,7 +116,7 @@ def test_refusals_exit_non_zero_and_touch_nothing(tmp_path, checkpoint, video, c
     }
     (tmp_path / "nothing").mkdir()
     for message, args in cases.items():
-        assert main([*map(str, args), "--checkpoint", checkpoint]) == 1, message
+        assert main([*map(str, args), "--checkpoint", tiny_checkpoint]) == 1, message
         err = capsys.readouterr().err
         assert message in err and len(err.strip().splitlines()) == 1, err
     assert existing.read_bytes() == b"keep me"
@@ -133,14 +125,24 @@ def test_refusals_exit_non_zero_and_touch_nothing(tmp_path, checkpoint, video, c
 
 
 @pytest.mark.slow
-def test_killed_run_leaves_a_playable_partial_video(tmp_path, checkpoint):
+def test_killed_run_leaves_a_playable_partial_video(tmp_path, tiny_checkpoint):
     folder = tmp_path / "in"
     folder.mkdir()
     for i, frame in enumerate(frames(200)):
         Image.fromarray(frame).save(folder / f"{i}.png")
     out, partial = tmp_path / "out.mkv", tmp_path / "out.partial.mkv"
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    args = [folder, out, "--checkpoint", checkpoint, "--chunk", "2", "--overlap", "1", "--quiet"]
+    args = [
+        folder,
+        out,
+        "--checkpoint",
+        tiny_checkpoint,
+        "--chunk",
+        "2",
+        "--overlap",
+        "1",
+        "--quiet",
+    ]
     process = subprocess.Popen(
         [sys.executable, "-m", "vsr.cli.upscale", *map(str, args)],
         stderr=subprocess.PIPE,
