@@ -16,20 +16,15 @@ def build_parser() -> argparse.ArgumentParser:
 
     parser = argparse.ArgumentParser(prog="vsr-bench", description="Performance measurements.")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    p = sub.add_parser(
-        "data",
-        help="training samples/s per DataLoader worker for each storage back-end",
-        description=data.__doc__.split("\n\n")[0],
-    )
-    data.add_arguments(p)
-    p.set_defaults(run=data.run_from_args)
-    p = sub.add_parser(
-        "model",
-        help="speed, peak memory and FLOP utilisation of the network",
-        description=model.__doc__.split("\n\n")[0],
-    )
-    model.add_arguments(p)
-    p.set_defaults(run=model.run_from_args)
+    subcommands = {
+        "data": (data, "training samples/s per DataLoader worker for each storage back-end"),
+        "model": (model, "speed, peak memory and FLOP utilisation of the network"),
+    }
+    for name, (module, summary) in subcommands.items():
+        # Each benchmark module brings its options and its runner.
+        p = sub.add_parser(name, help=summary, description=module.__doc__.split("\n\n")[0])
+        module.add_arguments(p)
+        p.set_defaults(run=module.run_from_args)
     return parser
 
 
