@@ -13,9 +13,7 @@ import math
 import torch
 from torch import nn
 
-from vsr.nn.deform import IMPLS, modulated_deform_conv2d
-
-DEFORM_IMPLS = ("auto", *IMPLS)
+from vsr.nn.deform import check_impl, modulated_deform_conv2d
 
 
 def bound_offsets(offset: torch.Tensor, bound: float) -> torch.Tensor:
@@ -67,9 +65,7 @@ class FlowGuidedDeformableAlignment(nn.Module):
                 f"mid_channels ({mid_channels}) must be a multiple of {deform_groups // order}: "
                 f"the {deform_groups} deformable groups split the {order} aligned feature(s)"
             )
-        if deform_impl not in DEFORM_IMPLS:
-            raise ValueError(f"deform_impl must be one of {DEFORM_IMPLS}, got {deform_impl!r}")
-        self.deform_impl = deform_impl
+        self.deform_impl = check_impl(deform_impl, "deform_impl")
         self.order = order
         self.deform_groups = deform_groups
         self.max_residue_magnitude = max_residue_magnitude

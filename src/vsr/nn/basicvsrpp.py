@@ -20,8 +20,9 @@ from torch import nn
 from torch.nn import functional as F
 from torch.utils.checkpoint import checkpoint
 
-from vsr.nn.alignment import DEFORM_IMPLS, FlowGuidedDeformableAlignment, FlowWarpAlignment
+from vsr.nn.alignment import FlowGuidedDeformableAlignment, FlowWarpAlignment
 from vsr.nn.blocks import PixelShufflePack, ResidualBlocksWithInputConv
+from vsr.nn.deform import check_impl
 from vsr.nn.spynet import SPyNet
 from vsr.nn.warp import flow_warp
 
@@ -74,8 +75,7 @@ class BasicVSRPlusPlus(nn.Module):
             raise ValueError(f"scale must be 4 or 2, got {scale}")
         if alignment not in ALIGNMENTS:
             raise ValueError(f"alignment must be one of {ALIGNMENTS}, got {alignment!r}")
-        if deform_impl not in DEFORM_IMPLS:
-            raise ValueError(f"deform_impl must be one of {DEFORM_IMPLS}, got {deform_impl!r}")
+        check_impl(deform_impl, "deform_impl")  # here too: the flow ablation has no deform conv
         self.mid_channels = mid_channels
         self.is_low_res_input = is_low_res_input
         self.cpu_cache_length = cpu_cache_length

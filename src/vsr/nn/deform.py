@@ -28,6 +28,13 @@ from torchvision.ops import deform_conv2d
 IMPLS = ("torchvision", "sample", "sample_checkpoint")  # and "auto", resolved per call
 
 
+def check_impl(impl: str, setting: str = "impl") -> str:
+    """`impl` if it names a formulation ("auto" included); else a ValueError naming `setting`."""
+    if impl != "auto" and impl not in IMPLS:
+        raise ValueError(f"{setting} must be one of {('auto', *IMPLS)}, got {impl!r}")
+    return impl
+
+
 def auto_impl(device: torch.device, training: bool) -> str:
     """The fastest formulation measured for the device (docs/benchmarks.md): on CPU the
     sampling formulation — checkpointed when training, so memory stays that of torchvision's
@@ -70,11 +77,9 @@ def modulated_deform_conv2d(
     Returns:
         (n, Cout, Ho, Wo) with Ho = H + 2·padding - kh + 1 (likewise Wo).
     """
-    impl = resolve_impl(impl, x, weight)
+    impl = resolve_impl(check_impl(impl), x, weight)
     if impl == "torchvision":
         return deform_conv2d(x, offset, weight, bias, padding=padding, mask=mask)
-    if impl not in IMPLS:
-        raise ValueError(f"impl must be one of {IMPLS}, got {impl!r}")
     if weight.shape[1] != x.shape[1]:
         raise ValueError(
             f"impl='sample' supports one weight group: weight {tuple(weight.shape)} "
