@@ -15,8 +15,9 @@ plain pass afterwards. The next `--repeats` passes are timed, and the fastest is
 others are listed: a shared machine only ever slows a pass down). Peak memory is the process's
 resident-set high-water mark on the CPU (`ru_maxrss`; it includes the interpreter and the
 libraries, see `rss_before_mib`), `torch.cuda.max_memory_allocated` on CUDA. FLOP utilisation
-is the counted FLOPs per second relative to the FLOP rate of a large matrix product (`--matmul-size`, fp32 unless `--precision` says otherwise) measured in the same
-process, with the same device and thread count, before and after the passes (the faster).
+is the counted FLOPs per second relative to the FLOP rate of a large matrix product
+(`--matmul-size`, fp32 unless `--precision` says otherwise) measured in the same process, with
+the same device and thread count, before and after the passes (the faster).
 
 FLOPs: `torch.utils.flop_counter.FlopCounterMode` counts the convolutions and matrix products
 (2 per multiply-add; backward = grad input + grad weight). It does not see torchvision's
@@ -364,8 +365,7 @@ def run(
                         {**config, "impl": impl, "threads": n, "pass": name, "checkpointing": ckpt}
                     )
     for spec in cases:
-        label = f"[{spec['impl']}, {spec['threads']} thread(s), {spec['pass']}"
-        label += ", checkpointing]" if spec["checkpointing"] else "]"
+        label = f"[{case_label(spec)}, {spec['pass']}]"
         log(f"{label} running")
         env = {
             **os.environ,
@@ -505,7 +505,7 @@ def run_from_args(args: argparse.Namespace, command: str = "vsr-bench model") ->
     config = {k: getattr(args, k) for k in keys}
     config.update(precision=args.precision, repeats=args.repeats, matmul_size=args.matmul_size)
     config.update(op=args.op, profile=args.profile, channels_last=args.channels_last)
-    checkpointing = [c == "on" for c in dict.fromkeys(args.checkpointing)]
+    checkpointing = [c == "on" for c in args.checkpointing]  # repeats are dropped by run()
     results = run(config, args.impls, args.threads, args.passes, checkpointing)
     results = emit(results, command, args.out)
     if args.plot:
