@@ -67,11 +67,31 @@ def test_several_problems_are_reported_together(tiny_run, tmp_path):
         assert part in text
 
 
-def test_more_frames_than_the_clips_have(tiny_run, tmp_path):
+def test_more_frames_than_the_clips_have(tiny_run, demo_root, tmp_path):
+    from vsr.data.layouts import REDS4_CLIPS
+
     out = run([*tiny_run, "data.num_frames=50"], tmp_path)
     assert out.returncode != 0
-    assert "DataError" in out.stdout + out.stderr
-    assert "shorter than num_frames" in out.stdout + out.stderr or "50" in out.stdout + out.stderr
+    text = out.stdout + out.stderr
+    # The training clips (all but REDS4) and how many frames each has on disk.
+    clips = sorted(
+        d for d in (demo_root / "train_sharp").iterdir() if d.is_dir() and d.name not in REDS4_CLIPS
+    )
+    assert clips
+    lines = [f"{len(clips)} problem(s) with the dataset at {demo_root}:"]
+    for clip in clips:
+        frames = len(list(clip.glob("*.png")))
+        assert 0 < frames < 50
+        lines.append(f"  - clip {clip.name} has {frames} frames, fewer than num_frames=50 ({clip})")
+    # The error itself, whole (the printed config holds "50" too).
+    error = re.escape("vsr.data.validate.DataError: " + "\n".join(lines))
+    assert re.search(f"^{error}$", text, re.MULTILINE), text[-3000:]
+    # It failed in setup, before the first step: no checkpoint anywhere under the run dir.
+    run_dir = tmp_path / "logs" / "train" / "demo"
+    assert (run_dir / "config.yaml").exists()  # the run dir is where we look
+    checkpoints = run_dir / "checkpoints"
+    assert not checkpoints.exists() or not any(checkpoints.iterdir())
+    assert not list((tmp_path / "logs").rglob("*.ckpt"))
 
 
 def test_resuming_a_run_of_another_architecture_is_refused(tiny_run, tmp_path):
