@@ -5,9 +5,9 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-import benchdata
 import pytest
 
+import benchdata
 from vsr.data.validate import DataError
 from vsr.evaluation.benchmarks import BENCHMARKS, describe_presets, parse_bench
 from vsr.evaluation.evaluate import load_benchmark

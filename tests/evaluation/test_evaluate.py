@@ -12,11 +12,11 @@ import dataclasses
 import json
 from pathlib import Path
 
-import benchdata
 import numpy as np
 import pytest
 import torch
 
+import benchdata
 from vsr.data.degradations import degrade
 from vsr.evaluation.benchmarks import BENCHMARKS, parse_bench
 from vsr.evaluation.evaluate import (

@@ -44,7 +44,8 @@ def worker(rank: int, port: int, out_dir: str) -> None:
     try:
         clips = all_clips()
         metrics = make_metrics()
-        idle = VideoPSNR(y_channel=True)  # only rank 0 sees clips
+        # Only rank 0 sees clips; moved as Lightning moves a module (resets torchmetrics dtype).
+        idle = VideoPSNR(y_channel=True).to("cpu")
         for ids in SHARDS[rank]:
             preds = torch.stack([clips[i][0] for i in ids])
             gts = torch.stack([clips[i][1] for i in ids])

@@ -1,6 +1,16 @@
 """Training callbacks and plug-ins."""
 
 from vsr.callbacks.checkpoint_io import AtomicCheckpointIO, atomic_torch_save
+from vsr.callbacks.checkpoints import Checkpoints, Preempted, newest_readable
+from vsr.callbacks.csv_log import CSVLogger
 from vsr.callbacks.sample_images import SampleImages
 
-__all__ = ["AtomicCheckpointIO", "SampleImages", "atomic_torch_save"]
+__all__ = [
+    "AtomicCheckpointIO",
+    "CSVLogger",
+    "Checkpoints",
+    "Preempted",
+    "SampleImages",
+    "atomic_torch_save",
+    "newest_readable",
+]

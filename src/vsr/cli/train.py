@@ -64,13 +64,30 @@ def _wandb_conf(conf: DictConfig) -> DictConfig:
 
 
 def resolve_ckpt_path(ckpt_path: str | None, output_dir: str) -> str | None:
-    """`last` → the run's last checkpoint if there is one (fresh start otherwise)."""
+    """`last` → the run's newest readable checkpoint (fresh start when there is none).
+
+    An unreadable `last.ckpt` (truncated by a full disk, say) is reported by name and the run
+    resumes from the newest step checkpoint that loads; if none loads, it stops with what to
+    do, instead of silently starting over.
+    """
+    from vsr.callbacks import newest_readable
+
     if ckpt_path != "last":
         if ckpt_path and not Path(ckpt_path).is_file():
             raise FileNotFoundError(f"ckpt_path={ckpt_path} does not exist")
         return ckpt_path
-    last = Path(output_dir) / "checkpoints" / "last.ckpt"
-    return str(last) if last.is_file() else None
+    folder = Path(output_dir) / "checkpoints"
+    if not folder.is_dir():
+        return None
+    path, unreadable = newest_readable(folder)
+    if unreadable and path is None:
+        raise RuntimeError(
+            f"no checkpoint of {folder} can be read ({', '.join(unreadable)}): move them away "
+            "and run again to start afresh, or give ckpt_path=<a good checkpoint>"
+        )
+    if unreadable:
+        log.warning("cannot read %s; resuming from %s instead", ", ".join(unreadable), path)
+    return path
 
 
 def data_config(cfg: DictConfig) -> DictConfig:
@@ -108,17 +125,6 @@ def check_resume_fits(ckpt_path: str, model) -> None:
         raise CheckpointError(f"cannot resume from {ckpt_path}: {err}") from err
 
 
-def save_final_checkpoint(trainer) -> None:
-    """Checkpoints are written after validations; make sure the final step has one too, so
-    the next `ckpt_path=last` starts exactly where this run ended."""
-    callback = trainer.checkpoint_callback
-    if callback is None or callback.dirpath is None or trainer.fast_dev_run:
-        return
-    last = Path(callback.dirpath) / "last.ckpt"
-    if getattr(callback, "_last_global_step_saved", None) != trainer.global_step:
-        trainer.save_checkpoint(last)
-
-
 def train(cfg: DictConfig) -> dict[str, Any]:
     """Seed → data, model, callbacks, loggers, trainer → log config → fit → test."""
     import lightning as L
@@ -149,7 +155,6 @@ def train(cfg: DictConfig) -> dict[str, Any]:
         log.info("resuming from %s", ckpt_path)
     if cfg.get("train", True):
         trainer.fit(model, datamodule=datamodule, ckpt_path=ckpt_path)
-        save_final_checkpoint(trainer)
     metrics = {k: float(v) for k, v in trainer.callback_metrics.items()}
     if cfg.get("test"):
         best = getattr(trainer.checkpoint_callback, "best_model_path", "") or None
@@ -168,8 +173,15 @@ def _main(cfg: DictConfig) -> float | None:
     text = OmegaConf.to_yaml(cfg, resolve=True)
     (output_dir / "config.yaml").write_text(text)
     Console(stderr=True).print(Syntax(text, "yaml"))
+    from vsr.callbacks import Preempted
+
     try:
         metrics = train(cfg)
+    except Preempted as stop:
+        log.warning("%s", stop)
+        _close_loggers()
+        # 128 + signal number, as a shell reports a process stopped by that signal.
+        raise SystemExit(128 + stop.signum) from None
     finally:
         _close_loggers()
         log.info("output directory: %s", output_dir)

@@ -11,8 +11,9 @@ from typing import Any
 import torch
 from lightning.pytorch import LightningDataModule
 from torch.utils.data import DataLoader
+from torchdata.stateful_dataloader import StatefulDataLoader
 
-from vsr.data.datasets import EpochSampler, EvalClips, TrainWindows
+from vsr.data.datasets import EpochSampler, EvalClips, ShardSampler, TrainWindows
 from vsr.data.folder import FolderStore
 from vsr.data.layouts import (
     REDS4_CLIPS,
@@ -445,12 +446,16 @@ class VSRDataModule(LightningDataModule):
         """Names of the test sets, in dataloader order."""
         return [s["name"] for s in self.test_specs]
 
-    def train_dataloader(self) -> DataLoader:
-        """Training windows, shuffled per epoch by the dataset itself (see `EpochSampler`)."""
+    def train_dataloader(self) -> StatefulDataLoader:
+        """Training windows, shuffled per epoch by the dataset itself (see `EpochSampler`).
+
+        A `StatefulDataLoader`: Lightning saves its position in every checkpoint and restores
+        it, so a run resumed mid-epoch reads the batches an uninterrupted run would.
+        """
         if self.train_set is None:
             self.setup("fit")
         assert self.train_set is not None
-        return DataLoader(
+        return EpochLoader(
             self.train_set,
             batch_size=self.batch_size,
             sampler=EpochSampler(self.train_set),
@@ -461,11 +466,13 @@ class VSRDataModule(LightningDataModule):
         )
 
     def _eval_loaders(self, datasets: list[EvalClips]) -> DataLoader | list[DataLoader]:
+        # Each rank scores its share of the clips, each clip once (see `ShardSampler`).
+        rank, world_size = self._rank()
         loaders = [
             DataLoader(
                 d,
                 batch_size=1,
-                shuffle=False,
+                sampler=ShardSampler(d, rank=rank, world_size=world_size),
                 num_workers=self.eval_num_workers,
                 pin_memory=self.pin_memory,
             )
@@ -485,6 +492,28 @@ class VSRDataModule(LightningDataModule):
         if self.test_datasets is None:
             self.setup("test")
         return self._eval_loaders(self.test_datasets or [])
+
+
+class EpochLoader(StatefulDataLoader):
+    """`StatefulDataLoader` of `EpochSampler` batches whose state also holds the epoch.
+
+    Lightning restores the loader (and creates its iterator) before it tells the sampler the
+    epoch, so the state carries it. After an epoch's last batch the state is "the next epoch
+    from its start": restoring an exhausted iterator would make Lightning run one more, empty
+    epoch.
+    """
+
+    def state_dict(self) -> dict:
+        epoch = self.sampler.epoch
+        iterator = self._iterator
+        if iterator is not None and iterator._num_yielded >= len(self):
+            return {"epoch": epoch + 1}
+        return {**super().state_dict(), "epoch": epoch}
+
+    def load_state_dict(self, state_dict: dict) -> None:
+        state = dict(state_dict)
+        self.sampler.set_epoch(state.pop("epoch", self.sampler.epoch))
+        super().load_state_dict(state)
 
 
 def _is_folder(backend: Backend) -> bool:

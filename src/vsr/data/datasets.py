@@ -254,6 +254,45 @@ class EpochSampler(DistributedSampler):
         return len(self.dataset)
 
 
+class ShardSampler(DistributedSampler):
+    """Shares an evaluation set's clips among the ranks, each clip scored by exactly one rank.
+
+    Rank `r` gets the clips `r, r + W, r + 2W, ...` (W ranks). Every rank runs the same number
+    of batches, `ceil(n / W)`: a rank whose share is one clip short (or that has none, with
+    fewer clips than ranks) gets a padding item, the index `n + r % n` (see
+    `EvalClips.__getitem__`), which is run through the network like any other (so the ranks'
+    collectives, metric syncs included, stay paired) and not scored. Torch's
+    `DistributedSampler` pads with real repeats instead, which biases the mean.
+
+    It derives from `DistributedSampler` so that Lightning uses it as is instead of replacing it
+    with its own distributed sampler (`use_distributed_sampler=True`).
+
+    Args:
+        dataset: the evaluation set.
+        rank: this process's rank.
+        world_size: number of ranks.
+    """
+
+    def __init__(self, dataset: Dataset, rank: int = 0, world_size: int = 1) -> None:
+        if not 0 <= rank < world_size:
+            raise ValueError(f"rank {rank} is not in [0, {world_size})")
+        super().__init__(dataset, num_replicas=world_size, rank=rank, shuffle=False)
+        size = len(dataset)  # type: ignore[arg-type]
+        per_rank = math.ceil(size / world_size)
+        self.indices = [
+            p if p < size else size + rank % size
+            for p in range(rank, per_rank * world_size, world_size)
+        ]
+        self.num_samples = per_rank
+        self.total_size = per_rank * world_size
+
+    def __iter__(self):
+        return iter(self.indices)
+
+    def __len__(self) -> int:
+        return self.num_samples
+
+
 def scored_outputs(outputs: torch.Tensor, pred_index: torch.Tensor) -> torch.Tensor:
     """A clip's predictions of its scored GT frames, from the network's outputs.
 
@@ -335,7 +374,21 @@ class EvalClips(Dataset):
     def __len__(self) -> int:
         return len(self.clips)
 
+    def __iter__(self):
+        """The clips' items (without the padding items `__getitem__` also serves)."""
+        return (self[i] for i in range(len(self)))
+
     def __getitem__(self, index: int) -> dict:
+        """Item `index`; `len(self) <= index < 2 * len(self)` is a padding item
+        (`ShardSampler`): item `index - len(self)` with `scored` False, run and not counted."""
+        scored = index < len(self.clips)
+        if not 0 <= index < 2 * len(self.clips):
+            raise IndexError(index)
+        item = self._item(index % len(self.clips))
+        item["scored"] = torch.tensor(scored)
+        return item
+
+    def _item(self, index: int) -> dict:
         clip = self.clips[index]
         length = self._length(self.infos[clip])
         frames = list(range(length))

@@ -18,8 +18,10 @@ class _VideoMetric(Metric):
     Each sample passed to :meth:`update` must be one whole clip: a clip split across several
     updates would be counted as several clips. The states are a float64 sum of clip means and a
     clip count, both summed across processes, so under DDP :meth:`compute` returns the mean over
-    the clips of all ranks. Clips a distributed sampler repeats to even out the ranks are counted
-    again, as for any metric.
+    the clips of all ranks. A rank without clips adds nothing. The mean is exact when every clip
+    is scored the same number of times: :class:`vsr.data.datasets.ShardSampler` gives each clip
+    to one rank (or, with fewer clips than ranks, repeats the whole set). A sampler that repeats
+    only some clips to even out the ranks (torch's ``DistributedSampler``) biases it.
 
     Args:
         crop_border: Pixels removed on every side of each frame before scoring.
@@ -47,6 +49,13 @@ class _VideoMetric(Metric):
         # A rank without clips gathers an empty placeholder of the metric's dtype; it must match
         # the float64 clip scores of the other ranks.
         self.set_dtype(torch.float64)
+
+    def _apply(self, fn, *args, **kwargs):
+        # Moving the metric (`.to(device)`, as Lightning does) resets torchmetrics' dtype to
+        # float32, and with it the placeholder an idle rank gathers: keep it float64.
+        out = super()._apply(fn, *args, **kwargs)
+        self._dtype = torch.float64
+        return out
 
     def _frame_scores(self, preds: Tensor, target: Tensor) -> Tensor:
         raise NotImplementedError

@@ -20,6 +20,7 @@ from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 from vsr.data.datasets import scored_outputs
 from vsr.metrics import VideoPSNR, VideoSSIM
 from vsr.models.losses import CharbonnierLoss
+from vsr.models.schedule import CosineSchedule
 from vsr.nn.checkpoint import generator_state_dict, load_into
 
 log = logging.getLogger(__name__)
@@ -108,6 +109,7 @@ class VSRModule(LightningModule):
         self.register_buffer("psnr_best", torch.tensor(-math.inf, dtype=torch.float64))
         self.register_buffer("nonfinite_skipped", torch.tensor(0, dtype=torch.int64))
         self._batch_description = ""
+        self._validated: tuple[int, dict[str, float]] = (-1, {})
         self.samples: dict[str, torch.Tensor] | None = None
 
     # ------------------------------------------------------------------ setup
@@ -135,8 +137,8 @@ class VSRModule(LightningModule):
         total = self.trainer.max_steps
         if total is None or total < 0:
             total = int(self.trainer.estimated_stepping_batches)
-        scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(
-            optimizer, T_max=max(total, 1), eta_min=self.hparams.eta_min
+        scheduler = CosineSchedule(
+            optimizer, total_steps=max(total, 1), eta_min=self.hparams.eta_min
         )
         return {
             "optimizer": optimizer,
@@ -157,8 +159,23 @@ class VSRModule(LightningModule):
         self._batch_description = describe_batch(batch)
         output = self.generator(batch["lq"])
         loss = self.criterion(output, batch["gt"])
-        self.log("train/loss", loss, prog_bar=True, batch_size=batch["lq"].shape[0])
+        self.log("train/loss", loss, prog_bar=True, logger=False, batch_size=batch["lq"].shape[0])
+        self.log_now({"train/loss": loss})
         return loss
+
+    def log_now(self, metrics: dict[str, torch.Tensor | float]) -> None:
+        """Send this step's training metrics to the loggers now, every `log_every_n_steps`.
+
+        Lightning would send them after `on_train_batch_end`, i.e. after a checkpoint of this
+        step is saved; a run resumed from that checkpoint would never log them.
+        """
+        trainer = self.trainer
+        if not self.loggers or (self.global_step + 1) % trainer.log_every_n_steps:
+            return
+        row = {k: float(v.detach() if torch.is_tensor(v) else v) for k, v in metrics.items()}
+        row["epoch"] = self.current_epoch
+        for logger in self.loggers:
+            logger.log_metrics(row, step=self.global_step)
 
     def on_before_optimizer_step(self, optimizer) -> None:
         # After backward (and the DDP all-reduce, so every rank decides alike), before the
@@ -172,7 +189,10 @@ class VSRModule(LightningModule):
         for p in self.generator.parameters():
             p.grad = None  # Adam skips parameters without gradients
         self.nonfinite_skipped += 1
-        self.log("train/nonfinite_skipped", self.nonfinite_skipped.float(), prog_bar=True)
+        self.log(
+            "train/nonfinite_skipped", self.nonfinite_skipped.float(), prog_bar=True, logger=False
+        )
+        self.log_now({"train/nonfinite_skipped": self.nonfinite_skipped})
         where = (
             f"non-finite loss or gradients at step {self.global_step} ({self._batch_description})"
         )
@@ -193,7 +213,10 @@ class VSRModule(LightningModule):
             + ". Lower the learning rate, set trainer.gradient_clip_val, or check those frames."
         )
 
-    def on_train_batch_end(self, outputs, batch, batch_idx: int) -> None:
+    def optimizer_step(self, *args, **kwargs) -> None:
+        super().optimizer_step(*args, **kwargs)
+        # Here, not in on_train_batch_end: callbacks' on_train_batch_end hooks (checkpoints)
+        # run before the module's, and must see this step's EMA.
         if self.generator_ema is not None:
             self.generator_ema.update_parameters(self.generator)
 
@@ -225,8 +248,16 @@ class VSRModule(LightningModule):
         up = F.interpolate(lq.flatten(0, 1), size=batch["gt"].shape[-2:], mode="bicubic")
         return up.unflatten(0, lq.shape[:2]).clamp(0, 1)
 
+    @staticmethod
+    def counted(batch: dict) -> bool:
+        """False for the padding items that even out the ranks' shares (`ShardSampler`)."""
+        scored = batch.get("scored")
+        return scored is None or bool(scored.all())
+
     def validation_step(self, batch: dict, batch_idx: int, dataloader_idx: int = 0) -> None:
-        pred = self.predict_clip(batch)
+        pred = self.predict_clip(batch)  # padding items too: the ranks' collectives stay paired
+        if not self.counted(batch):
+            return
         self.val_psnr.update(pred, batch["gt"])
         self.val_ssim.update(pred, batch["gt"])
         self.val_psnr_bicubic.update(self.bicubic_clip(batch), batch["gt"])
@@ -247,6 +278,8 @@ class VSRModule(LightningModule):
             metric.reset()
         if not self.trainer.sanity_checking:
             self.psnr_best = torch.maximum(self.psnr_best, psnr.to(self.psnr_best))
+            scores = {"val/psnr": psnr, "val/ssim": ssim, "val/psnr_bicubic": bicubic}
+            self._validated = (self.global_step, {k: float(v) for k, v in scores.items()})
         self.log_dict(
             {
                 "val/psnr": psnr,
@@ -258,12 +291,45 @@ class VSRModule(LightningModule):
             sync_dist=False,  # the metrics already reduce over ranks
         )
 
+    def on_test_start(self) -> None:
+        # One pair of metrics per test set: each set is reported on its own (`test/Vid4/psnr`).
+        names = getattr(self.trainer.datamodule, "test_set_names", None) or ["test"]
+        hp = self.hparams
+        self.test_metrics = nn.ModuleDict(
+            {
+                name: nn.ModuleDict(
+                    {
+                        "psnr": VideoPSNR(crop_border=hp.crop_border, y_channel=hp.y_channel),
+                        "ssim": VideoSSIM(crop_border=hp.crop_border, y_channel=hp.y_channel),
+                    }
+                )
+                for name in names
+            }
+        ).to(self.device)
+
     def test_step(self, batch: dict, batch_idx: int, dataloader_idx: int = 0) -> None:
         pred = self.predict_clip(batch)
-        self.val_psnr.update(pred, batch["gt"])
-        self.val_ssim.update(pred, batch["gt"])
+        if not self.counted(batch):
+            return
+        names = list(self.test_metrics)
+        metrics = self.test_metrics[batch["set"][0] if batch.get("set") else names[0]]
+        metrics["psnr"].update(pred, batch["gt"])
+        metrics["ssim"].update(pred, batch["gt"])
 
     def on_test_epoch_end(self) -> None:
-        self.log_dict({"test/psnr": self.val_psnr.compute(), "test/ssim": self.val_ssim.compute()})
-        self.val_psnr.reset()
-        self.val_ssim.reset()
+        results = {}
+        for name, metrics in self.test_metrics.items():
+            for key, metric in metrics.items():
+                results[f"test/{name}/{key}"] = metric.compute()
+                metric.reset()
+        self.log_dict(results, sync_dist=False)  # the metrics already reduce over ranks
+
+    # ------------------------------------------------------------------ checkpoints
+
+    def on_save_checkpoint(self, checkpoint: dict) -> None:
+        # A checkpoint carries the scores of its own step's validation, or None when no
+        # validation ran at that step (never an earlier step's scores).
+        step, scores = self._validated
+        checkpoint["validation"] = (
+            {"step": step, **scores} if step == self.global_step and scores else None
+        )
