@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-import time
 
 import numpy as np
 import pytest
@@ -218,11 +217,10 @@ def test_smaller_margin_is_not_enough(kind: str) -> None:
     assert not np.array_equal(lr[o : o + 8, o : o + 8], whole[8:16, 8:16])
 
 
-def test_full_hd_frame_is_fast() -> None:
+def test_full_hd_frame_degrades_to_the_low_res_size() -> None:
+    # Speed is measured by `vsr-bench data`, not asserted here.
     gt = np.random.default_rng(6).integers(0, 256, (720, 1280, 3), dtype=np.uint8)
-    bicubic_downsample(gt, 4)  # builds the cached weight matrices
-    start = time.perf_counter()
     lr = bicubic_downsample(gt, 4)
     bd = blur_downsample(gt, 4)
     assert lr.shape == bd.shape == (180, 320, 3)
-    assert time.perf_counter() - start < 2.0
+    assert lr.dtype == bd.dtype == np.uint8
