@@ -20,6 +20,7 @@ sys.path.insert(0, str(ROOT / "tests" / "reliability"))
 sys.path.insert(0, str(ROOT / "tests"))
 
 from faults import (  # noqa: E402
+    STEPS,
     assert_same_run,
     exact_run_args,
     kill_saver_repeatedly,
@@ -47,6 +48,9 @@ def train_kills(work: Path, kills: int, seed: int = 0) -> dict:
     injected = survived = 0
     while injected < kills:
         start = step_of(last) if last.exists() else -1
+        if start >= STEPS:  # the run got to its end before a kill: start it over
+            shutil.rmtree(work / "logs")
+            continue
         proc = vsr_train_process(args, log)
         wait_for(lambda s=start: last.exists() and step_of(last) > s, timeout=600)
         wait_for(lambda: False, timeout=rng.uniform(0.0, 1.5))

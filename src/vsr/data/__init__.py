@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 _EXPORTS = {
     "ClipFiles": "vsr.data.layouts",
     "ClipInfo": "vsr.data.stores",
-    "DataError": "vsr.data.validate",
+    "DataError": "vsr.data.stores",
     "EvalClips": "vsr.data.datasets",
     "FolderStore": "vsr.data.folder",
     "FrameStore": "vsr.data.stores",
@@ -17,7 +17,7 @@ _EXPORTS = {
     "TrainWindows": "vsr.data.datasets",
     "VSRDataModule": "vsr.data.datamodule",
     "discover": "vsr.data.layouts",
-    "open_store": "vsr.data.stores",
+    "open_store": "vsr.data.registry",
     "scan_layout": "vsr.data.validate",
 }
 __all__ = [
@@ -40,8 +40,9 @@ if TYPE_CHECKING:
     from vsr.data.datasets import EvalClips, TrainWindows
     from vsr.data.folder import FolderStore
     from vsr.data.layouts import ClipFiles, Layout, discover
-    from vsr.data.stores import ClipInfo, FrameStore, open_store
-    from vsr.data.validate import DataError, scan_layout
+    from vsr.data.registry import open_store
+    from vsr.data.stores import ClipInfo, DataError, FrameStore
+    from vsr.data.validate import scan_layout
 
 
 def __getattr__(name: str):

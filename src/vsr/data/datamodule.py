@@ -23,7 +23,8 @@ from vsr.data.layouts import (
     natural_key,
     read_list_file,
 )
-from vsr.data.stores import ClipInfo, FrameStore, open_store
+from vsr.data.registry import open_store
+from vsr.data.stores import ClipInfo, FrameStore
 from vsr.data.validate import DataError, check_store, raise_problems, scan_layout
 
 log = logging.getLogger(__name__)
@@ -86,7 +87,7 @@ class VSRDataModule(LightningDataModule):
         clips: explicit training clip names (overrides split and list_file).
         backend: where the frames are read from: `folder` (the image files under `root`,
             decoded with Pillow), the path of a store converted with `vsr-prepare arrays |
-            lmdb | shards` (or BasicSR LMDB databases; see `vsr.data.stores.open_store`), a
+            lmdb | shards` (or BasicSR LMDB databases; see `vsr.data.registry.open_store`), a
             `FrameStore`, or a function returning one (Hydra: `_target_` + `_partial_: true`).
             A store's clips are chosen by name like the layouts choose them (`split`,
             `list_file`, `clips`; REDS4 held out by default), so a store converted from the

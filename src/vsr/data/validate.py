@@ -13,23 +13,18 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from vsr.data.stores import ClipInfo, FrameStore
+from vsr.data.stores import ClipInfo, DataError, FrameStore
 
 if TYPE_CHECKING:
     from vsr.data.layouts import ClipFiles, Layout
 
-MAX_LISTED = 10
+MAX_LISTED = 10  # problems listed in a DataError's message
 # Modes Pillow converts to 8-bit RGB without losing meaning; 16-bit or float frames would be
 # silently clipped by that conversion.
 READABLE_MODES = frozenset({"1", "L", "LA", "P", "PA", "RGB", "RGBA", "RGBX", "CMYK", "YCbCr"})
 
 
-class DataError(ValueError):
-    """The data on disk does not match what the configuration asks for.
-
-    The message lists the problems found (the first `MAX_LISTED`, with paths) and how many
-    there are in all.
-    """
+__all__ = ["MAX_LISTED", "DataError", "raise_problems", "read_header", "scan_layout"]
 
 
 def raise_problems(problems: Sequence[str], what: str) -> None:

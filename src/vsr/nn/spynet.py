@@ -11,6 +11,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from vsr.nn.warp import flow_warp
+from vsr.nn.weights import load_spynet_weights
 
 
 class _ConvReLU(nn.Module):
@@ -59,8 +60,6 @@ class SPyNet(nn.Module):
         self.register_buffer("mean", torch.tensor([0.485, 0.456, 0.406]).view(1, 3, 1, 1))
         self.register_buffer("std", torch.tensor([0.229, 0.224, 0.225]).view(1, 3, 1, 1))
         if pretrained is not None:
-            from vsr.nn.checkpoint import load_spynet_weights
-
             load_spynet_weights(self, pretrained)
         else:
             # Trained from scratch, start from zero flow (identity alignment) rather than
