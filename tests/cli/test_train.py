@@ -68,6 +68,8 @@ def test_every_experiment_composes_and_runs_one_batch(experiment, tiny_run, demo
     from vsr.cli.train import train
 
     overrides = [o for o in tiny_run if not o.startswith("data")]
+    if experiment == "demo":  # the demo data module builds (here: finds) the tiny demo data
+        overrides += [o for o in tiny_run if o.startswith("data.demo.")]
     overrides = [o for o in overrides if not o.startswith("experiment=")]
     overrides += [
         f"experiment={experiment}",
@@ -102,7 +104,6 @@ def test_every_experiment_composes_and_runs_one_batch(experiment, tiny_run, demo
     with open_dict(cfg):
         cfg.paths.output_dir = str(tmp_path / "out")
         cfg.hydra.runtime.output_dir = str(tmp_path / "out")
-        cfg.data.pop("demo", None)
     HydraConfig().set_config(cfg)
     with open_dict(cfg):
         del cfg["hydra"]  # as in a real run: the task sees the config without Hydra's own

@@ -162,7 +162,6 @@ def test_configs_instantiate_and_load(name: str, data_dir: Path) -> None:
         }
     )
     overrides = SMALL | {"num_frames": 7 if name.startswith("vimeo") else 5}
-    cfg.data.pop("demo", None)  # demo.yaml's build settings, used by vsr-train, not the module
     dm = instantiate(cfg.data, **overrides)
     assert isinstance(dm, VSRDataModule) and dm.seed == 7
     dm.setup("fit")

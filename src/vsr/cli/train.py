@@ -90,22 +90,6 @@ def resolve_ckpt_path(ckpt_path: str | None, output_dir: str) -> str | None:
     return path
 
 
-def data_config(cfg: DictConfig) -> DictConfig:
-    """The data module's config; a `demo` entry in it (the demo data's settings) means: build
-    the demo data set at `root` on first use (a few seconds, from bundled photographs)."""
-    data = cfg.data.copy()
-    OmegaConf.set_struct(data, False)
-    demo = data.pop("demo", None)
-    if demo is not None:
-        from vsr.data.demo import DemoConfig, build_demo
-
-        root = Path(data.root)
-        if not (root / "train_sharp").is_dir():
-            log.info("building the demo data set in %s", root)
-        build_demo(root, DemoConfig(**demo))
-    return data
-
-
 def check_resume_fits(ckpt_path: str, model) -> None:
     """A run directory's checkpoint must hold the configured network, or say clearly why not."""
     import torch
@@ -133,7 +117,7 @@ def train(cfg: DictConfig) -> dict[str, Any]:
     check_train_config(cfg)
     ckpt_path = resolve_ckpt_path(cfg.get("ckpt_path"), cfg.paths.output_dir)
     L.seed_everything(cfg.seed, workers=True)
-    datamodule = instantiate(data_config(cfg), _convert_="partial")
+    datamodule = instantiate(cfg.data, _convert_="partial")
     model = instantiate(cfg.model, _convert_="partial")
     if ckpt_path:
         check_resume_fits(ckpt_path, model)

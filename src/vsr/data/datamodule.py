@@ -14,6 +14,7 @@ from torch.utils.data import DataLoader
 from torchdata.stateful_dataloader import StatefulDataLoader
 
 from vsr.data.datasets import EpochSampler, EvalClips, ShardSampler, TrainWindows
+from vsr.data.demo import DemoConfig, build_demo
 from vsr.data.folder import FolderStore
 from vsr.data.layouts import (
     REDS4_CLIPS,
@@ -105,6 +106,9 @@ class VSRDataModule(LightningDataModule):
         pin_memory: pin batches (None: when CUDA is available).
         persistent_workers: keep training workers between epochs.
         eval_num_workers: workers of each val/test dataloader.
+        demo: settings of `vsr.data.demo.DemoConfig`: build the demo data set at `root` in
+            `prepare_data` when it is not there yet (a few seconds, from bundled photographs;
+            `conf/data/demo.yaml`). None: the data must exist.
     """
 
     def __init__(
@@ -137,6 +141,7 @@ class VSRDataModule(LightningDataModule):
         pin_memory: bool | None = None,
         persistent_workers: bool = True,
         eval_num_workers: int = 1,
+        demo: Mapping[str, Any] | None = None,
     ) -> None:
         super().__init__()
         self.save_hyperparameters(ignore=None if isinstance(backend, str) else ["backend"])
@@ -165,6 +170,7 @@ class VSRDataModule(LightningDataModule):
         self.pin_memory = torch.cuda.is_available() if pin_memory is None else pin_memory
         self.persistent_workers = persistent_workers
         self.eval_num_workers = eval_num_workers
+        self.demo = DemoConfig(**demo) if demo is not None else None
         self.train_set: TrainWindows | None = None
         self.val_datasets: list[EvalClips] | None = None
         self.test_datasets: list[EvalClips] | None = None
@@ -199,6 +205,13 @@ class VSRDataModule(LightningDataModule):
         if torch.distributed.is_available() and torch.distributed.is_initialized():
             return torch.distributed.get_rank(), torch.distributed.get_world_size()
         return 0, 1
+
+    def prepare_data(self) -> None:
+        """Build the demo data set at `root` if this module is the demo's and it is missing."""
+        if self.demo is not None:
+            if not (Path(self.root) / "train_sharp").is_dir():
+                log.info("building the demo data set in %s", self.root)
+            build_demo(self.root, self.demo)
 
     def setup(self, stage: str | None = None) -> None:
         """Find, check and index the data a stage needs (`fit`, `validate`, `test`)."""
