@@ -1,6 +1,7 @@
 """The LightningModule in real Trainer runs on the tiny demo data."""
 
 import math
+import re
 
 import lightning as L
 import pytest
@@ -112,3 +113,19 @@ def test_compiled_blocks_train_and_keep_clean_checkpoint_keys(tiny_datamodule, t
     keys = list(module.state_dict())
     assert not any("_orig_mod" in k for k in keys)
     assert "generator.backbone.backward_1.main.0.weight" in keys
+
+
+def test_pretrained_weights_are_read_like_load_generator(tmp_path):
+    from vsr.nn.checkpoint import CheckpointError
+
+    source = BasicVSRPlusPlus(8, 1)
+    path = tmp_path / "reds.pth"
+    torch.save({"state_dict": {f"generator.{k}": v for k, v in source.state_dict().items()}}, path)
+    module = VSRModule(BasicVSRPlusPlus(8, 1), pretrained=str(path))
+    for key, value in source.state_dict().items():
+        assert torch.equal(module.generator.state_dict()[key], value)
+    with pytest.raises(FileNotFoundError, match=re.escape("checkpoint not found: /no/such.pth")):
+        VSRModule(BasicVSRPlusPlus(8, 1), pretrained="/no/such.pth")
+    (tmp_path / "junk.pth").write_bytes(b"junk")
+    with pytest.raises(CheckpointError, match=re.escape(f"cannot read {tmp_path / 'junk.pth'}")):
+        VSRModule(BasicVSRPlusPlus(8, 1), pretrained=str(tmp_path / "junk.pth"))

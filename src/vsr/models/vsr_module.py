@@ -22,6 +22,7 @@ from vsr.metrics import VideoPSNR, VideoSSIM
 from vsr.models.losses import CharbonnierLoss
 from vsr.models.schedule import CosineSchedule
 from vsr.nn.checkpoint import generator_state_dict, load_into
+from vsr.nn.weights import read_checkpoint_file
 
 log = logging.getLogger(__name__)
 
@@ -91,7 +92,8 @@ class VSRModule(LightningModule):
             lambda params: torch.optim.Adam(params, lr=1e-4, betas=(0.9, 0.99))
         )
         if pretrained:
-            obj = torch.load(pretrained, map_location="cpu", weights_only=True)
+            # The same reader and messages as vsr.load_generator (a missing or foreign file).
+            obj = read_checkpoint_file(pretrained, "cpu", trusted=False)
             load_into(generator, generator_state_dict(obj), f"pretrained weights {pretrained}")
         generator.gradient_checkpointing = gradient_checkpointing
         self.criterion = CharbonnierLoss()

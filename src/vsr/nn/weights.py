@@ -27,6 +27,8 @@ class CheckpointError(ValueError):
 
 
 def read_checkpoint_file(path: str | Path, map_location, trusted: bool) -> Mapping:
+    """The mapping a checkpoint file holds, or a `CheckpointError` / `FileNotFoundError` that
+    names the file and says what to do (`trusted`: allow Python objects besides tensors)."""
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"checkpoint not found: {path}")
