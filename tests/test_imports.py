@@ -83,3 +83,62 @@ def test_no_import_cycles():
 def test_the_cycle_finder_finds_a_cycle():
     assert find_cycle({"a": {"b"}, "b": {"c"}, "c": {"a"}}) == ["a", "b", "c", "a"]
     assert find_cycle({"a": {"b"}, "b": set()}) is None
+
+
+# What each part may import (docs/architecture.md): the network and the metrics stand alone,
+# the data knows no model, inference needs only the network, entry points sit on top.
+ALLOWED = {
+    "nn": set(),
+    "metrics": set(),
+    "data": set(),
+    "inference": {"nn"},
+    "models": {"nn", "metrics", "data"},
+    "callbacks": {"nn", "metrics", "data", "models"},
+    "evaluation": {"nn", "metrics", "data"},
+    "bench": {"nn", "metrics", "data", "inference"},
+    "report": {"nn", "metrics", "data", "bench"},
+    "config": set(),
+}
+NO_TRAINING_STACK = ("nn", "metrics", "inference")  # usable without Lightning or Hydra
+
+
+def part_of(module: str) -> str:
+    # `vsr` itself only re-exports the network.
+    return module.split(".")[1] if "." in module else "nn"
+
+
+def test_each_part_imports_only_what_it_may():
+    modules = module_names()
+    wrong = []
+    for name, path in modules.items():
+        part = part_of(name)
+        if part not in ALLOWED:  # cli: on top of everything; nothing imports it
+            continue
+        for target in imports_of(name, path, modules):
+            if part_of(target) not in ALLOWED[part] | {part}:
+                wrong.append(f"{name} imports {target}")
+    assert not wrong, "\n".join(wrong)
+    importers_of_cli = [n for n, p in modules.items() if part_of(n) != "cli"]
+    assert not [
+        n
+        for n in importers_of_cli
+        if any(part_of(t) == "cli" for t in imports_of(n, modules[n], modules))
+    ]
+
+
+def test_network_metrics_and_inference_need_no_training_stack():
+    wrong = []
+    for name, path in module_names().items():
+        if part_of(name) not in NO_TRAINING_STACK:
+            continue
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Import):
+                roots = [alias.name.split(".")[0] for alias in node.names]
+            elif isinstance(node, ast.ImportFrom) and not node.level:
+                roots = [(node.module or "").split(".")[0]]
+            else:
+                continue
+            wrong += [
+                f"{name} imports {r}" for r in roots if r in ("lightning", "hydra", "omegaconf")
+            ]
+    assert not wrong, "\n".join(wrong)
