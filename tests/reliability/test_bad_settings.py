@@ -8,6 +8,7 @@ import sys
 import pytest
 
 from vsr.config import ConfigError, check_train_config, config_dir
+from vsr.data import DataError
 
 
 def run(args, cwd):
@@ -84,7 +85,7 @@ def test_more_frames_than_the_clips_have(tiny_run, demo_root, tmp_path):
         assert 0 < frames < 50
         lines.append(f"  - clip {clip.name} has {frames} frames, fewer than num_frames=50 ({clip})")
     # The error itself, whole (the printed config holds "50" too).
-    error = re.escape("vsr.data.validate.DataError: " + "\n".join(lines))
+    error = re.escape(f"{DataError.__module__}.DataError: " + "\n".join(lines))
     assert re.search(f"^{error}$", text, re.MULTILINE), text[-3000:]
     # It failed in setup, before the first step: no checkpoint anywhere under the run dir.
     run_dir = tmp_path / "logs" / "train" / "demo"

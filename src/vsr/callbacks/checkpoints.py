@@ -19,11 +19,15 @@ import logging
 import os
 import signal
 import subprocess
+from collections.abc import Mapping
 from pathlib import Path
 
 import torch
 from lightning.pytorch import LightningModule, Trainer
 from lightning.pytorch.callbacks import ModelCheckpoint
+
+from vsr.nn.checkpoint import CheckpointError, check_fits, generator_state_dict
+from vsr.nn.weights import read_checkpoint_file
 
 log = logging.getLogger(__name__)
 
@@ -205,16 +209,16 @@ def requeue_slurm_job() -> bool:
     return result.returncode == 0
 
 
-def read_checkpoint(path: str | os.PathLike) -> dict:
-    """A Lightning checkpoint of ours (loading only the tensors' headers), or an error."""
-    return torch.load(path, map_location="cpu", weights_only=False, mmap=True)
+def read_checkpoint(path: str | os.PathLike) -> Mapping:
+    """One of our Lightning checkpoints (only the tensors' headers are read), or an error."""
+    return read_checkpoint_file(path, "cpu", trusted=True, mmap=True)
 
 
 def newest_readable(dirpath: str | os.PathLike) -> tuple[str | None, list[str]]:
     """The readable checkpoint of `dirpath` with the highest step, and those that are not.
 
-    `last.ckpt` first, then the step checkpoints, newest first: a `last.ckpt` truncated by a
-    full disk (or any unreadable file) is passed over for the newest one that loads.
+    `last.ckpt` first, then the step checkpoints: a `last.ckpt` truncated by a full disk (or
+    any unreadable file) is passed over for the newest one that loads.
     """
     dirpath = Path(dirpath)
     candidates = sorted(dirpath.glob("*.ckpt"), key=lambda p: (p.name != "last.ckpt", p.name))
@@ -231,3 +235,40 @@ def newest_readable(dirpath: str | os.PathLike) -> tuple[str | None, list[str]]:
         if step > best_step:
             best, best_step = str(path), step
     return best, unreadable
+
+
+def resume_path(ckpt_path: str | None, output_dir: str | os.PathLike) -> str | None:
+    """The checkpoint a run starts from: `ckpt_path`, or for `last` the newest readable one
+    of the run directory (None: a fresh start).
+
+    An unreadable `last.ckpt` is reported by name and the newest step checkpoint that loads is
+    used; if none loads, this stops with what to do instead of silently starting over.
+    """
+    if ckpt_path != "last":
+        if ckpt_path and not Path(ckpt_path).is_file():
+            raise FileNotFoundError(f"ckpt_path={ckpt_path} does not exist")
+        return ckpt_path
+    folder = Path(output_dir) / "checkpoints"
+    if not folder.is_dir():
+        return None
+    path, unreadable = newest_readable(folder)
+    if unreadable and path is None:
+        raise RuntimeError(
+            f"no checkpoint of {folder} can be read ({', '.join(unreadable)}): move them away "
+            "and run again to start afresh, or give ckpt_path=<a good checkpoint>"
+        )
+    if unreadable:
+        log.warning("cannot read %s; resuming from %s instead", ", ".join(unreadable), path)
+    return path
+
+
+def check_resume_fits(ckpt_path: str | os.PathLike, generator: torch.nn.Module) -> None:
+    """The run directory's checkpoint must hold the configured network, or say clearly why not."""
+    try:
+        state = read_checkpoint(ckpt_path)
+        check_fits(generator, generator_state_dict(state, ema=False), str(ckpt_path))
+    except CheckpointError as err:
+        raise CheckpointError(
+            f"cannot resume from {ckpt_path}: it holds another architecture than the config "
+            f"asks for ({err}). Use another run_name, or ckpt_path=null to start afresh."
+        ) from None

@@ -63,64 +63,20 @@ def _wandb_conf(conf: DictConfig) -> DictConfig:
     return conf
 
 
-def resolve_ckpt_path(ckpt_path: str | None, output_dir: str) -> str | None:
-    """`last` → the run's newest readable checkpoint (fresh start when there is none).
-
-    An unreadable `last.ckpt` (truncated by a full disk, say) is reported by name and the run
-    resumes from the newest step checkpoint that loads; if none loads, it stops with what to
-    do, instead of silently starting over.
-    """
-    from vsr.callbacks import newest_readable
-
-    if ckpt_path != "last":
-        if ckpt_path and not Path(ckpt_path).is_file():
-            raise FileNotFoundError(f"ckpt_path={ckpt_path} does not exist")
-        return ckpt_path
-    folder = Path(output_dir) / "checkpoints"
-    if not folder.is_dir():
-        return None
-    path, unreadable = newest_readable(folder)
-    if unreadable and path is None:
-        raise RuntimeError(
-            f"no checkpoint of {folder} can be read ({', '.join(unreadable)}): move them away "
-            "and run again to start afresh, or give ckpt_path=<a good checkpoint>"
-        )
-    if unreadable:
-        log.warning("cannot read %s; resuming from %s instead", ", ".join(unreadable), path)
-    return path
-
-
-def check_resume_fits(ckpt_path: str, model) -> None:
-    """A run directory's checkpoint must hold the configured network, or say clearly why not."""
-    import torch
-
-    from vsr.nn.checkpoint import CheckpointError, check_fits, generator_state_dict
-
-    try:
-        # mmap: only the tensors' headers are read, not a multi-GB file.
-        state = torch.load(ckpt_path, map_location="cpu", weights_only=False, mmap=True)
-        check_fits(model.generator, generator_state_dict(state, ema=False), ckpt_path)
-    except CheckpointError as err:
-        raise CheckpointError(
-            f"cannot resume from {ckpt_path}: it holds another architecture than the config "
-            f"asks for ({err}). Use another run_name, or ckpt_path=null to start afresh."
-        ) from None
-    except Exception as err:
-        raise CheckpointError(f"cannot resume from {ckpt_path}: {err}") from err
-
-
 def train(cfg: DictConfig) -> dict[str, Any]:
     """Seed → data, model, callbacks, loggers, trainer → log config → fit → test."""
     import lightning as L
     from hydra.utils import instantiate
 
+    from vsr.callbacks.checkpoints import check_resume_fits, resume_path
+
     check_train_config(cfg)
-    ckpt_path = resolve_ckpt_path(cfg.get("ckpt_path"), cfg.paths.output_dir)
+    ckpt_path = resume_path(cfg.get("ckpt_path"), cfg.paths.output_dir)
     L.seed_everything(cfg.seed, workers=True)
     datamodule = instantiate(cfg.data, _convert_="partial")
     model = instantiate(cfg.model, _convert_="partial")
     if ckpt_path:
-        check_resume_fits(ckpt_path, model)
+        check_resume_fits(ckpt_path, model.generator)
     callbacks = [instantiate(c) for c in (cfg.get("callbacks") or {}).values() if c]
     loggers = instantiate_loggers(cfg.get("logger"))
     trainer = instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False)

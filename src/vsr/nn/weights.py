@@ -26,14 +26,23 @@ class CheckpointError(ValueError):
     """The file is not a checkpoint of the expected network; the message says why."""
 
 
-def read_checkpoint_file(path: str | Path, map_location, trusted: bool) -> Mapping:
+def read_checkpoint_file(
+    path: str | Path, map_location, trusted: bool, *, mmap: bool = False
+) -> Mapping:
     """The mapping a checkpoint file holds, or a `CheckpointError` / `FileNotFoundError` that
-    names the file and says what to do (`trusted`: allow Python objects besides tensors)."""
+    names the file and says what to do.
+
+    Args:
+        path: the file.
+        map_location: as `torch.load`'s.
+        trusted: allow Python objects besides tensors (our own Lightning checkpoints).
+        mmap: map the tensors instead of reading them (only their headers are read).
+    """
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"checkpoint not found: {path}")
     try:
-        obj = torch.load(path, map_location=map_location, weights_only=not trusted)
+        obj = torch.load(path, map_location=map_location, weights_only=not trusted, mmap=mmap)
     except Exception as err:  # torch raises several types for foreign or damaged files
         hint = (
             ""
