@@ -1,5 +1,5 @@
-"""Where the Hydra configs are, whichever way vsr was installed, the resolver that names
-multirun job directories, and the up-front check of training settings."""
+"""Where the Hydra configs are, whichever way vsr was installed, the resolvers that name run
+and multirun job directories, and the up-front check of training settings."""
 
 from __future__ import annotations
 
@@ -18,8 +18,15 @@ def job_id(overrides: str) -> str:
     return hashlib.sha256(str(overrides).encode()).hexdigest()[:8]
 
 
-# Used by conf/hydra/default.yaml and the ablation configs: `${vsr_job_id:...}`.
+def variant_suffix(choice: str | None) -> str:
+    """`_<choice>` for a chosen `ablation=` option, `""` without one: each variant of a run gets
+    a directory of its own, so that none resumes another's checkpoint."""
+    return "" if choice in (None, "null") else f"_{choice}"
+
+
+# Used by conf/hydra/default.yaml: `${vsr_job_id:...}`, `${vsr_variant:...}`.
 OmegaConf.register_new_resolver("vsr_job_id", job_id, replace=True)
+OmegaConf.register_new_resolver("vsr_variant", variant_suffix, replace=True)
 
 
 def config_dir() -> str:
