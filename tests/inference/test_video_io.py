@@ -7,13 +7,13 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from vsr.frames import natural_key
 from vsr.inference.video_io import (
     FolderReader,
     FolderWriter,
     VideoIOError,
     VideoWriter,
     check_paths,
-    natural_key,
     open_reader,
     open_writer,
     partial_path,

@@ -48,8 +48,8 @@ from pathlib import Path
 from typing import Literal
 
 from vsr.data.stores import DataError
+from vsr.frames import list_frames, natural_key
 
-IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp"})
 REDS4_CLIPS = ("000", "011", "015", "020")
 REDS_NUM_TRAIN = 240  # clips in train_sharp; val_sharp clip NNN is clip 240 + NNN
 
@@ -93,34 +93,6 @@ class Layout:
     clips: dict[str, ClipFiles]
     lr_stored: bool
     problems: list[str] = field(default_factory=list)
-
-
-def natural_key(text: str) -> tuple:
-    """Sort key that orders digit runs by value: `frame2` < `frame10`, `a1b2` < `a1b10`."""
-    return tuple(
-        (1, int(part), part) if part.isdigit() else (0, 0, part.lower())
-        for part in re.split(r"(\d+)", text)
-        if part
-    )
-
-
-def list_frames(directory: Path) -> tuple[Path, ...]:
-    """Image files of a folder in natural order (hidden files and other suffixes ignored).
-
-    Returns an empty tuple when the folder does not exist.
-    """
-    try:
-        entries = list(os.scandir(directory))
-    except (FileNotFoundError, NotADirectoryError):
-        return ()
-    names = [
-        e.name
-        for e in entries
-        if not e.name.startswith(".")
-        and os.path.splitext(e.name)[1].lower() in IMAGE_SUFFIXES
-        and not e.is_dir()
-    ]
-    return tuple(directory / n for n in sorted(names, key=natural_key))
 
 
 def list_subdirs(directory: Path) -> list[str]:

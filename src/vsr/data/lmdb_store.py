@@ -31,18 +31,13 @@ from vsr.data.array_store import (
     write_manifest,
 )
 from vsr.data.stores import ClipInfo, FrameStore, Kind
+from vsr.frames import natural_key
 
 META = "meta_info.txt"
 REDS_DB_NAMES = ("train_sharp_with_val.lmdb", "train_sharp_bicubic_with_val.lmdb")
 DEFAULT_DB_NAMES = ("gt.lmdb", "lr.lmdb")
 # The key may hold spaces (folder clip names); the shape and level at the end delimit it.
 _META_LINE = re.compile(r"^(.+?)\s+\((\d+),\s*(\d+),\s*(\d+)\)(?:\s+\S+)?$")
-
-
-def _natural_key(text: str) -> tuple:
-    return tuple(
-        (1, int(p), p) if p.isdigit() else (0, 0, p) for p in re.split(r"(\d+)", text) if p
-    )
 
 
 def _read_meta(db: Path) -> dict[str, list[tuple[str, tuple[int, int]]]]:
@@ -66,7 +61,7 @@ def _read_meta(db: Path) -> dict[str, list[tuple[str, tuple[int, int]]]]:
         clip, _ = key.rsplit("/", 1)
         clips.setdefault(clip, []).append((key, (int(match.group(2)), int(match.group(3)))))
     for frames in clips.values():
-        frames.sort(key=lambda f: _natural_key(f[0]))
+        frames.sort(key=lambda f: natural_key(f[0]))
     return clips
 
 

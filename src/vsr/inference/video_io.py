@@ -9,7 +9,6 @@ a playable partial video under the `.partial` name or nothing, never a complete-
 from __future__ import annotations
 
 import contextlib
-import re
 import shutil
 import warnings
 from collections.abc import Iterator
@@ -19,8 +18,9 @@ from types import TracebackType
 
 import numpy as np
 
+from vsr.frames import list_frames
+
 VIDEO_EXTENSIONS = (".mp4", ".mkv", ".mov", ".avi", ".m4v")
-IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp", ".ppm")
 DEFAULT_FPS = Fraction(25)
 DEFAULT_CODEC = "libx264"
 DEFAULT_CRF = 18
@@ -38,11 +38,6 @@ class VideoIOError(Exception):
 def is_video_path(path: str | Path) -> bool:
     """True if `path` names a video file (by its extension), False for a frame folder."""
     return Path(path).suffix.lower() in VIDEO_EXTENSIONS
-
-
-def natural_key(name: str) -> list:
-    """Sort key putting `frame2` before `frame10` (digit runs compare as numbers)."""
-    return [int(part) if part.isdigit() else part.lower() for part in re.split(r"(\d+)", name)]
 
 
 def partial_path(path: str | Path) -> Path:
@@ -152,17 +147,6 @@ class VideoReader(FrameReader):
 
     def close(self) -> None:
         self._container.close()
-
-
-def list_frames(folder: str | Path) -> list[Path]:
-    """Image files directly in `folder` (hidden files skipped), in natural order."""
-    folder = Path(folder)
-    files = [
-        p
-        for p in folder.iterdir()
-        if p.suffix.lower() in IMAGE_EXTENSIONS and not p.name.startswith(".") and p.is_file()
-    ]
-    return sorted(files, key=lambda p: (natural_key(p.name), p.name))  # name: a fixed tiebreak
 
 
 class FolderReader(FrameReader):

@@ -1,0 +1,41 @@
+"""Frame files: which files are frames, and their natural order. One home for both, shared by
+the data layouts, the stores and video I/O (it imports nothing of vsr)."""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+
+# Image files read as frames (Pillow decodes them all).
+IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp", ".ppm"})
+
+
+def natural_key(text: str) -> tuple:
+    """Sort key that orders digit runs by value: `frame2` < `frame10`, `a1b2` < `a1b10`,
+    `a9` < `a09b`. Letters compare without case; the text itself breaks ties (`a9` / `a09`),
+    so the order is total."""
+    parts = tuple(
+        (1, int(part)) if part.isdigit() else (0, part.lower())
+        for part in re.split(r"(\d+)", text)
+        if part
+    )
+    return parts, text
+
+
+def list_frames(directory: str | os.PathLike) -> tuple[Path, ...]:
+    """Image files directly in a folder, in natural order (hidden files, folders and other
+    suffixes ignored); an empty tuple when the folder does not exist."""
+    directory = Path(directory)
+    try:
+        entries = list(os.scandir(directory))
+    except (FileNotFoundError, NotADirectoryError):
+        return ()
+    names = [
+        e.name
+        for e in entries
+        if not e.name.startswith(".")
+        and os.path.splitext(e.name)[1].lower() in IMAGE_SUFFIXES
+        and not e.is_dir()
+    ]
+    return tuple(directory / n for n in sorted(names, key=natural_key))
