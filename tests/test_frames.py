@@ -27,3 +27,19 @@ def test_list_frames_keeps_image_files_only(tmp_path):
         "00000010.png",
     ]
     assert list_frames(tmp_path / "missing") == ()
+
+
+def test_decode_names_the_frame_and_round_trips_png(tmp_path):
+    import numpy as np
+    import pytest
+
+    from vsr.frames import decode_image, encode_png
+
+    frame = np.random.default_rng(0).integers(0, 256, (5, 7, 3), dtype=np.uint8)
+    data = encode_png(frame)
+    assert np.array_equal(decode_image(data, "a key"), frame)
+    (tmp_path / "f.png").write_bytes(data)
+    decoded = decode_image(tmp_path / "f.png", "f.png")
+    assert np.array_equal(decoded, frame) and decoded.flags.writeable
+    with pytest.raises(OSError, match=r"cannot decode frame db\[000/00000001\]: "):
+        decode_image(b"\x89PNG\r\n\x1a\n truncated", "db[000/00000001]")

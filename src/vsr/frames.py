@@ -1,11 +1,16 @@
-"""Frame files: which files are frames, and their natural order. One home for both, shared by
-the data layouts, the stores and video I/O (it imports nothing of vsr)."""
+"""Frame files: which files are frames, their natural order, and image decoding and encoding.
+One home for each, shared by the data layouts, the stores and video I/O (it imports nothing of
+vsr)."""
 
 from __future__ import annotations
 
+import io
 import os
 import re
 from pathlib import Path
+
+import numpy as np
+from PIL import Image
 
 # Image files read as frames (Pillow decodes them all).
 IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp", ".ppm"})
@@ -39,3 +44,25 @@ def list_frames(directory: str | os.PathLike) -> tuple[Path, ...]:
         and not e.is_dir()
     ]
     return tuple(directory / n for n in sorted(names, key=natural_key))
+
+
+def decode_image(source: str | os.PathLike | bytes | memoryview, where: str) -> np.ndarray:
+    """(h, w, 3) uint8 RGB of an image file or its bytes (writable).
+
+    Raises:
+        OSError: the image cannot be read or decoded; the message names `where` (a path, a
+            database key) and Pillow's reason.
+    """
+    stream = io.BytesIO(bytes(source)) if isinstance(source, bytes | memoryview) else source
+    try:
+        with Image.open(stream) as im:
+            return np.array(im.convert("RGB"))
+    except Exception as err:  # Pillow raises OSError, SyntaxError, ValueError, ...
+        raise OSError(f"cannot decode frame {where}: {type(err).__name__}: {err}") from err
+
+
+def encode_png(frame: np.ndarray, compress_level: int = 1) -> bytes:
+    """Lossless PNG bytes of an (h, w, 3) uint8 frame."""
+    buffer = io.BytesIO()
+    Image.fromarray(frame).save(buffer, format="PNG", compress_level=compress_level)
+    return buffer.getvalue()

@@ -9,7 +9,6 @@ import numpy as np
 import pytest
 import torch
 from hydra.utils import instantiate
-from omegaconf import OmegaConf
 from torch.utils.data import DataLoader, DistributedSampler
 
 from vsr.data import DataError, VSRDataModule
@@ -154,13 +153,11 @@ def test_frame_store_backend(reds_root: Path) -> None:
 
 @pytest.mark.parametrize("name", ["reds", "vimeo_bi", "vimeo_bd", "folder", "demo"])
 def test_configs_instantiate_and_load(name: str, data_dir: Path) -> None:
-    cfg = OmegaConf.create(
-        {
-            "paths": {"data_dir": str(data_dir)},
-            "seed": 7,
-            "data": OmegaConf.load(CONF / f"{name}.yaml"),
-        }
-    )
+    from hydra import compose, initialize_config_dir
+
+    # Composed as vsr-train composes it (a data config may inherit another with `defaults:`).
+    with initialize_config_dir(config_dir=str(CONF.parent), version_base="1.3"):
+        cfg = compose("train", overrides=[f"data={name}", f"paths.data_dir={data_dir}", "seed=7"])
     overrides = SMALL | {"num_frames": 7 if name.startswith("vimeo") else 5}
     dm = instantiate(cfg.data, **overrides)
     assert isinstance(dm, VSRDataModule) and dm.seed == 7

@@ -10,6 +10,7 @@ import numpy as np
 from vsr.data.layouts import ClipFiles, Layout
 from vsr.data.stores import ClipInfo, Kind
 from vsr.data.validate import read_header
+from vsr.frames import decode_image
 
 
 class FolderStore:
@@ -73,14 +74,8 @@ class FolderStore:
             KeyError: unknown clip, frame index or kind.
             OSError: the file cannot be read or decoded; the message names it.
         """
-        from PIL import Image
-
         path = self.path(clip, index, kind)
-        try:
-            with Image.open(path) as im:
-                return np.array(im.convert("RGB"))  # writable, unlike asarray
-        except Exception as err:  # Pillow raises OSError, SyntaxError, ValueError, ...
-            raise OSError(f"cannot decode frame {path}: {type(err).__name__}: {err}") from err
+        return decode_image(path, str(path))
 
     def __repr__(self) -> str:
         return f"FolderStore({len(self._files)} clips)"

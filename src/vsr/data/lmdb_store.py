@@ -15,7 +15,6 @@ A database without `store.json` (made by BasicSR) opens with `LmdbStore(gt_db, l
 
 from __future__ import annotations
 
-import io
 import os
 import re
 from collections.abc import Sequence
@@ -31,7 +30,7 @@ from vsr.data.array_store import (
     write_manifest,
 )
 from vsr.data.stores import ClipInfo, FrameStore, Kind
-from vsr.frames import natural_key
+from vsr.frames import decode_image, encode_png, natural_key
 
 META = "meta_info.txt"
 REDS_DB_NAMES = ("train_sharp_with_val.lmdb", "train_sharp_bicubic_with_val.lmdb")
@@ -154,7 +153,6 @@ class LmdbStore:
 
     def read(self, clip: str, index: int, kind: Kind) -> np.ndarray:
         """Frame `index` of `clip` as an HxWx3 uint8 RGB array."""
-        from PIL import Image
 
         key = self.key(clip, index, kind)
         with self._env(kind).begin(write=False) as txn:
@@ -162,11 +160,7 @@ class LmdbStore:
         where = f"{self.dbs[kind]}[{key}]"
         if value is None:
             raise OSError(f"frame {where} is listed in {META} but missing from the database")
-        try:
-            with Image.open(io.BytesIO(value)) as im:
-                return np.asarray(im.convert("RGB"))
-        except Exception as err:  # Pillow raises OSError, SyntaxError, ValueError, ...
-            raise OSError(f"cannot decode frame {where}: {type(err).__name__}: {err}") from err
+        return decode_image(value, where)
 
     def __repr__(self) -> str:
         return f"LmdbStore({str(self.dbs['gt'])!r}, {len(self._infos)} clips)"
@@ -181,15 +175,6 @@ def frame_stem(src: FrameStore, clip: str, index: int, kind: Kind) -> str:
         except (KeyError, TypeError):
             pass
     return f"{index:08d}"
-
-
-def encode_png(frame: np.ndarray, compress_level: int = 1) -> bytes:
-    """Lossless PNG bytes of an HxWx3 uint8 frame."""
-    from PIL import Image
-
-    buf = io.BytesIO()
-    Image.fromarray(frame).save(buf, format="PNG", compress_level=compress_level)
-    return buf.getvalue()
 
 
 def write_lmdb(

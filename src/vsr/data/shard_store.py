@@ -15,7 +15,6 @@ clip. Each item also carries its key, checked on every read.
 from __future__ import annotations
 
 import functools
-import io
 import multiprocessing
 import os
 import shutil
@@ -34,8 +33,8 @@ from vsr.data.array_store import (
     source_clips,
     write_manifest,
 )
-from vsr.data.lmdb_store import encode_png
 from vsr.data.stores import ClipInfo, FrameStore, Kind
+from vsr.frames import decode_image, encode_png
 
 Encoding = Literal["png", "raw"]
 
@@ -127,13 +126,7 @@ class ShardStore:
         h, w = info.gt_size if kind == "gt" else info.lr_size  # type: ignore[misc]
         if self.encoding == "raw":
             return np.frombuffer(data, dtype=np.uint8).reshape(h, w, 3).copy()
-        from PIL import Image
-
-        try:
-            with Image.open(io.BytesIO(bytes(data))) as im:
-                return np.asarray(im.convert("RGB"))
-        except Exception as err:
-            raise OSError(f"cannot decode item {item_index} ({key}) of {self.root}: {err}") from err
+        return decode_image(data, f"item {item_index} ({key}) of {self.root}")
 
     def __getstate__(self) -> dict:
         state = self.__dict__.copy()
