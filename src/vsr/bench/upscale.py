@@ -6,8 +6,8 @@ Python process, so every case has its own memory high-water mark (`ru_maxrss`). 
 run's peak should not depend on the length; for contrast, `--whole` also runs the short videos
 in one model call, as the reference demos do.
 
-    python -m vsr.bench.upscale                      # 50, 500, 5000 frames, chunk 50 + 10
-    python -m vsr.bench.upscale --frames 50 500 --whole --json results.json
+    vsr-bench upscale                         # 50, 500, 5000 frames, chunk 50 + 10
+    vsr-bench upscale --frames 50 500 --whole --out results.json
 """
 
 from __future__ import annotations
@@ -21,7 +21,6 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -91,7 +90,8 @@ def measure(frames: int, video: Path, args: argparse.Namespace, whole: bool = Fa
     command = [
         sys.executable,
         "-m",
-        "vsr.bench.upscale",
+        "vsr.cli.bench",
+        "upscale",
         "--case",
         str(video),
         "--frames",
@@ -129,12 +129,8 @@ def markdown(rows: list[dict]) -> str:
     return "\n".join(lines)
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="python -m vsr.bench.upscale",
-        description=__doc__.split("\n\n")[0],
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Options of `vsr-bench upscale`."""
     parser.add_argument("--frames", type=int, nargs="+", default=[50, 500, 5000])
     parser.add_argument("--size", type=int, default=32, help="low-res side (default 32)")
     parser.add_argument("--chunk", type=int, default=50)
@@ -148,17 +144,18 @@ def build_parser() -> argparse.ArgumentParser:
         help="also run videos of at most --whole-max frames in one model call, for contrast",
     )
     parser.add_argument("--whole-max", type=int, default=500)
-    parser.add_argument("--json", type=Path, help="also write the results here")
+    parser.add_argument("--out", type=Path, help="also write the results here (JSON)")
     parser.add_argument("--case", type=Path, help=argparse.SUPPRESS)  # internal: one measurement
-    return parser
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+def run_from_args(args: argparse.Namespace, command: str = "vsr-bench upscale") -> dict:
+    """Run with parsed `vsr-bench upscale` options: each length in a fresh process (or, with
+    the internal `--case`, one measurement in this one); print and return the results."""
     if args.case is not None:
         args.video, args.frames = args.case, args.frames[0]
-        print(json.dumps(run_case(args)))
-        return 0
+        result = run_case(args)
+        print(json.dumps(result))
+        return result
 
     import torch
 
@@ -179,10 +176,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "lossless mkv in, libx264 mp4 out"
     )
     print(f"\n{setup}\n\n{markdown(rows)}")
-    if args.json:
-        args.json.write_text(json.dumps({"setup": setup, "results": rows}, indent=2))
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())
+    results = {"command": command, "setup": setup, "results": rows}
+    if args.out:
+        args.out.write_text(json.dumps(results, indent=2))
+    return results

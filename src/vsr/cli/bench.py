@@ -2,6 +2,7 @@
 
 vsr-bench data     samples/s per DataLoader worker for each storage back-end
 vsr-bench model    BasicVSR++ frames/s, peak memory and FLOP utilisation (inference, training)
+vsr-bench upscale  vsr-upscale's peak memory and speed against the video's length
 """
 
 from __future__ import annotations
@@ -12,13 +13,14 @@ from collections.abc import Sequence
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from vsr.bench import data, model
+    from vsr.bench import data, model, upscale
 
     parser = argparse.ArgumentParser(prog="vsr-bench", description="Performance measurements.")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     subcommands = {
         "data": (data, "training samples/s per DataLoader worker for each storage back-end"),
         "model": (model, "speed, peak memory and FLOP utilisation of the network"),
+        "upscale": (upscale, "vsr-upscale's peak memory and speed against the video's length"),
     }
     for name, (module, summary) in subcommands.items():
         # Each benchmark module brings its options and its runner.
