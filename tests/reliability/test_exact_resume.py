@@ -85,7 +85,14 @@ def test_sigkill_at_random_moments_then_the_same_command_ends_equal(
     assert_same_run(uninterrupted, run_dir)
 
 
-def test_sigusr1_mid_epoch_saves_requeues_and_resumes_exactly(uninterrupted, demo_root, tmp_path):
+@pytest.mark.parametrize(
+    ("signum", "requeued"), [(signal.SIGUSR1, ["requeue", "4242"]), (signal.SIGTERM, [])]
+)
+def test_a_preemption_signal_saves_requeues_and_resumes_exactly(
+    signum, requeued, uninterrupted, demo_root, tmp_path
+):
+    """SIGUSR1 (SLURM's warning before the time limit) requeues the job; SIGTERM (a stop or a
+    preemption SLURM requeues itself) does not. Both save at the end of the step and stop."""
     # A stand-in for SLURM's scontrol that records how it was called.
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
@@ -104,13 +111,12 @@ def test_sigusr1_mid_epoch_saves_requeues_and_resumes_exactly(uninterrupted, dem
         proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, env=env)
         # Step 5 is mid-epoch (epoch 1 runs steps 5-8) and not a validation step.
         assert wait_for(lambda: last.exists() and step_of(last) >= 5, timeout=300)
-        proc.send_signal(signal.SIGUSR1)
-        assert proc.wait(timeout=300) == 128 + signal.SIGUSR1, log.read_text()[-3000:]
-    stopped = step_of(last)
-    assert stopped < STEPS
-    assert calls.read_text().split() == ["requeue", "4242"]
-    assert "stopped on SIGUSR1 after saving" in log.read_text()
-    # The requeued job: the same command.
+        proc.send_signal(signum)
+        assert proc.wait(timeout=300) == 128 + signum, log.read_text()[-3000:]
+    assert step_of(last) < STEPS
+    assert (calls.read_text().split() if calls.exists() else []) == requeued
+    assert f"stopped on {signal.Signals(signum).name} after saving" in log.read_text()
+    # The requeued (or restarted) job: the same command.
     with log.open("ab") as out:
         assert subprocess.run(cmd, stdout=out, stderr=subprocess.STDOUT, env=env).returncode == 0
     assert_same_run(uninterrupted, run_dir)
