@@ -217,8 +217,9 @@ def read_checkpoint(path: str | os.PathLike) -> Mapping:
 def newest_readable(dirpath: str | os.PathLike) -> tuple[str | None, list[str]]:
     """The readable checkpoint of `dirpath` with the highest step, and those that are not.
 
-    `last.ckpt` first, then the step checkpoints: a `last.ckpt` truncated by a full disk (or
-    any unreadable file) is passed over for the newest one that loads.
+    `last.ckpt` is written with every save, so when it loads it is the newest and nothing else
+    is read; a `last.ckpt` truncated by a full disk (or any unreadable file) is passed over for
+    the step checkpoint with the highest step that loads.
     """
     dirpath = Path(dirpath)
     candidates = sorted(dirpath.glob("*.ckpt"), key=lambda p: (p.name != "last.ckpt", p.name))
@@ -232,6 +233,8 @@ def newest_readable(dirpath: str | os.PathLike) -> tuple[str | None, list[str]]:
             log.warning("checkpoint %s cannot be read (%s)", path, err)
             unreadable.append(str(path))
             continue
+        if path.name == "last.ckpt":
+            return str(path), unreadable
         if step > best_step:
             best, best_step = str(path), step
     return best, unreadable

@@ -18,7 +18,7 @@ from types import TracebackType
 
 import numpy as np
 
-from vsr.frames import list_frames
+from vsr.frames import decode_image, list_frames
 
 VIDEO_EXTENSIONS = (".mp4", ".mkv", ".mov", ".avi", ".m4v")
 DEFAULT_FPS = Fraction(25)
@@ -159,15 +159,13 @@ class FolderReader(FrameReader):
         self.num_frames = len(self.files)
 
     def __iter__(self) -> Iterator[np.ndarray]:
-        from PIL import Image
 
         size = None
         for file in self.files:
             try:
-                with Image.open(file) as image:
-                    frame = np.asarray(image.convert("RGB"))
-            except (OSError, SyntaxError, ValueError) as err:  # Pillow's errors for bad files
-                raise VideoIOError(f"cannot read frame {file}: {err}") from err
+                frame = decode_image(file, str(file))
+            except OSError as err:  # names the file and Pillow's reason
+                raise VideoIOError(str(err)) from err
             if size is not None and frame.shape != size:
                 raise VideoIOError(
                     f"frame {file} is {frame.shape[1]}x{frame.shape[0]}, "
