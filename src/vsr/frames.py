@@ -1,4 +1,4 @@
-"""Frame files: which files are frames, their natural order, and image decoding and encoding.
+"""Frame files: which files are frames, their natural order, image headers, decoding and encoding.
 One home for each, shared by the data layouts, the stores and video I/O (it imports nothing of
 vsr)."""
 
@@ -66,3 +66,19 @@ def encode_png(frame: np.ndarray, compress_level: int = 1) -> bytes:
     buffer = io.BytesIO()
     Image.fromarray(frame).save(buffer, format="PNG", compress_level=compress_level)
     return buffer.getvalue()
+
+
+def read_header(path: Path) -> tuple[tuple[int, int], str]:
+    """(height, width) and Pillow mode of an image, from its header only.
+
+    Raises:
+        OSError: the file is missing, not an image, or its header is damaged.
+    """
+    try:
+        with Image.open(path) as im:
+            width, height = im.size
+            return (height, width), im.mode
+    except OSError:
+        raise
+    except Exception as err:  # Pillow raises SyntaxError/ValueError on some broken headers
+        raise OSError(f"{type(err).__name__}: {err}") from err

@@ -10,6 +10,8 @@ import sys
 import pytest
 from PIL import Image
 
+from vsr.bench.model import ModelResults
+
 
 def test_bench_model_writes_json(tmp_path):
     out = tmp_path / "model.json"
@@ -25,6 +27,15 @@ def test_bench_model_writes_json(tmp_path):
     assert proc.returncode == 0, proc.stderr
 
     results = json.loads(out.read_text())
+    # the typed results are the JSON: the same keys, in the same order, both ways
+    assert ModelResults.from_json(results).to_json() == results
+    assert list(results) == ["machine", "config", "measured", "cases", "command"]
+    assert list(results["cases"][0]) == [
+        "torch", "impl", "resolved_impl", "checkpointing", "channels_last", "threads", "pass",
+        "gflop", "time_s", "times_s", "median_time_s", "frames_per_s", "gflop_per_s",
+        "matmul_peak_gflop_per_s", "peak_fraction", "peak_memory_mib", "rss_before_mib",
+        "profile",
+    ]  # fmt: skip
     with Image.open(tmp_path / "model.png") as image:  # the bars, as a real PNG
         assert image.format == "PNG" and image.width > 300 and image.height > 100
     assert json.loads(proc.stdout) == results
@@ -59,7 +70,7 @@ def test_bench_model_writes_json(tmp_path):
 
 
 def test_bench_model_rejects_unknown_formulations_before_running():
-    from vsr.bench.model import run
+    from vsr.bench.model import ModelConfig, run
 
     with pytest.raises(ValueError, match=r"unknown --impls \['cuda'\]"):
-        run({}, impls=["auto", "cuda"], log=pytest.fail)
+        run(ModelConfig(), impls=["auto", "cuda"], log=pytest.fail)

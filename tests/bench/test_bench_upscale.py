@@ -15,6 +15,11 @@ def test_bench_upscale_measures_each_length(tmp_path):
         timeout=600,
     )
     results = json.loads(out.read_text())
+    assert list(results) == ["command", "setup", "results"]
+    assert list(results["results"][0]) == [
+        "frames", "mode", "seconds", "frames_per_s", "rss_before_mib", "peak_rss_mib",
+        "growth_mib",
+    ]  # fmt: skip
     assert results["command"].startswith("vsr-bench upscale --frames 6 9")
     rows = [(r["frames"], r["mode"]) for r in results["results"]]
     assert [frames for frames, _ in rows] == [6, 6, 9]  # --whole only up to --whole-max

@@ -11,10 +11,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from vsr.data.array_store import ArrayStore
-from vsr.data.folder import FolderStore
+from vsr.data.backends.arrays import ArrayStore
+from vsr.data.backends.folder import FolderStore
+from vsr.data.backends.lmdb import LmdbStore
 from vsr.data.layouts import discover
-from vsr.data.lmdb_store import LmdbStore
 from vsr.data.validate import scan_layout
 
 

@@ -71,6 +71,13 @@ def test_several_benchmarks_in_one_run(tmp_path: Path, bench_roots, checkpoint: 
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
     results = json.loads((out / "results.json").read_text())
+    # The keys of results.json and their order (as before the results were dataclasses); the
+    # command line comes last.
+    assert list(results) == [
+        "checkpoint", "architecture", "ema", "device", "ensemble", "metrics", "started",
+        "torch", "vsr", "benchmarks", "seconds", "command",
+    ]  # fmt: skip
+    assert results["command"].startswith("vsr-test --checkpoint ")
     benches = results["benchmarks"]
     assert list(benches) == ["reds4", "vid4-bd", "vimeo90k-t-bi", "udm10", "UDM10"]
     assert results["checkpoint"] == str(checkpoint.resolve())

@@ -13,6 +13,7 @@ from hydra import compose, initialize_config_dir
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import open_dict
 
+import restoration_data
 from vsr import load_generator
 from vsr.config import config_dir
 
@@ -62,10 +63,31 @@ def write_vimeo(root: Path) -> None:
     (root / "sep_testlist.txt").write_text(names[1] + "\n")
 
 
+# The same-size restoration recipes: data in their layout (None: the demo's REDS clips) and a
+# small validation set of it.
+SAME_SIZE_DATA = {
+    "basicvsrpp_deblur_dvd": (
+        restoration_data.make_dvd,
+        "{name: DVD, clips: [IMG_0003], max_frames: 3}",
+    ),
+    "basicvsrpp_deblur_gopro": (restoration_data.make_gopro, "{name: GoPro, split: test}"),
+    "basicvsrpp_denoise": (
+        restoration_data.make_davis,
+        "{name: DAVIS, split: val, max_frames: 3, degradation: "
+        "{_target_: vsr.data.corruptions.GaussianNoise, sigma: 50}}",
+    ),
+    "basicvsrpp_decompress": (
+        None,
+        "{name: REDS4, split: reds4_val, clips: ['000'], max_frames: 3, degradation: "
+        "{_target_: vsr.data.corruptions.VideoCompression, codec: libx265, crf: 32}}",
+    ),
+}
+
+
 @pytest.mark.parametrize("experiment", EXPERIMENTS)
 def test_every_experiment_composes_and_runs_one_batch(experiment, tiny_run, demo_root, tmp_path):
     """fast_dev_run of each experiment with a tiny model on small data of its layout."""
-    from vsr.cli.train import train
+    from vsr.training import train
 
     overrides = [o for o in tiny_run if not o.startswith("data")]
     if experiment == "demo":  # the demo data module builds (here: finds) the tiny demo data
@@ -94,6 +116,10 @@ def test_every_experiment_composes_and_runs_one_batch(experiment, tiny_run, demo
             f"model.pretrained={reds}",
             "data.val_sets=[{name: Vimeo-T, kind: vimeo, split: test, mirror: true, gt_frames: [3]}]",
         ]
+    elif experiment in SAME_SIZE_DATA:
+        make, val_set = SAME_SIZE_DATA[experiment]
+        root = make(tmp_path / "data") if make else demo_root
+        overrides += [f"data.root={root}", f"data.val_sets=[{val_set}]"]
     else:
         overrides += [
             f"data.root={demo_root}",
@@ -226,3 +252,19 @@ def test_optuna_sweep_runs_trials_and_reports_the_best(tiny_run, tmp_path):
         p.parent.parent.name.split("_")[0] for p in sweep.glob("*/checkpoints/last.ckpt")
     )
     assert trials == ["0", "1"]
+
+
+@pytest.mark.parametrize("experiment", sorted(SAME_SIZE_DATA))
+@pytest.mark.parametrize("ablation", ["baseline", "second_order", "grid", "basicvsrpp"])
+def test_ablations_switch_the_restoration_recipes_too(experiment, ablation) -> None:
+    with initialize_config_dir(config_dir=config_dir(), version_base="1.3"):
+        cfg = compose("train", overrides=[f"experiment={experiment}", f"ablation={ablation}"])
+    generator = cfg.model.generator
+    expected = {
+        "baseline": (False, False, "flow"),
+        "second_order": (True, False, "flow"),
+        "grid": (True, True, "flow"),
+        "basicvsrpp": (True, True, "deformable"),
+    }[ablation]
+    assert (generator.second_order, generator.grid_propagation, generator.alignment) == expected
+    assert generator.is_low_res_input is False and cfg.data.scale == 1  # still the same-size task

@@ -5,6 +5,7 @@ import os
 import subprocess
 import sys
 import time
+from pathlib import PurePosixPath
 
 import numpy as np
 import pytest
@@ -80,6 +81,37 @@ def test_wrong_checkpoint_is_one_clear_line(tmp_path, video):
         main([video, str(tmp_path / "o.mp4"), "--checkpoint", str(not_torch), "--debug"])
 
 
+def test_checkpoint_with_python_objects_needs_trust(tmp_path, tiny_checkpoint, video, capsys):
+    with_objects = tmp_path / "with_objects.pth"
+    sd = torch.load(tiny_checkpoint, weights_only=True)
+    torch.save({"meta": {"source": PurePosixPath("/runs/x")}, "state_dict": sd}, with_objects)
+    args = [video, str(tmp_path / "out.mp4"), "--checkpoint", str(with_objects), "--quiet"]
+    assert main(args) == 1
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("vsr-upscale: error: ")
+    assert "with_objects.pth" in lines[0] and "--trust-checkpoint" in lines[0]
+    assert not list(tmp_path.glob("out*"))
+    assert main([*args, "--trust-checkpoint"]) == 0
+    with open_reader(tmp_path / "out.mp4") as reader:
+        assert len(list(reader)) == 5
+
+
+def test_settings_are_refused_before_the_checkpoint_is_read(tmp_path, video, capsys):
+    missing = tmp_path / "missing.pth"
+    out = tmp_path / "o.mp4"
+    args = [video, str(out), "--checkpoint", str(missing), "--chunk", "0"]
+    assert main(args) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("vsr-upscale: error: ") and "--chunk" in err and "missing" not in err
+    assert main(args[:-2]) == 1
+    assert "checkpoint not found" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as exit_info:
+        main([*args[:-2], "--fps", "0"])
+    assert exit_info.value.code == 2
+    assert "frame rate must be positive" in capsys.readouterr().err
+    assert not list(tmp_path.glob("o*"))
+
+
 def test_corrupt_frame_names_the_file_and_keeps_a_playable_partial(
     tmp_path, tiny_checkpoint, capsys, caplog
 ):
@@ -113,6 +145,9 @@ def test_refusals_exit_non_zero_and_touch_nothing(tmp_path, tiny_checkpoint, vid
         "no image files": [tmp_path / "nothing", tmp_path / "o.mp4"],
         "needs a GPU": [video, tmp_path / "o.mp4", "--device", "cpu", "--precision", "fp16"],
         "--tile-overlap": [video, tmp_path / "o.mp4", "--tile", "16", "--tile-overlap", "16"],
+        "--overlap": [video, tmp_path / "o.mp4", "--overlap", "-1"],
+        "is a frame folder": [video, tmp_path / "o", "--crf", "18"],
+        "no encoder": [video, tmp_path / "o.mp4", "--codec", "no-such-codec"],
     }
     (tmp_path / "nothing").mkdir()
     for message, args in cases.items():
@@ -121,7 +156,7 @@ def test_refusals_exit_non_zero_and_touch_nothing(tmp_path, tiny_checkpoint, vid
         assert message in err and len(err.strip().splitlines()) == 1, err
     assert existing.read_bytes() == b"keep me"
     assert sorted(p.name for p in folder.iterdir()) == ["0.png"]
-    assert not list(tmp_path.glob("o.*")) and not list(tmp_path.glob("o.partial*"))
+    assert not list(tmp_path.glob("o*"))
 
 
 @pytest.mark.slow

@@ -22,11 +22,12 @@ from hydra.utils import instantiate
 from vsr.cli.prepare import main as prepare
 from vsr.config import config_dir
 from vsr.data import DataError, FolderStore, TrainWindows, VSRDataModule, open_store
-from vsr.data.array_store import ArrayStore
+from vsr.data.backends.arrays import ArrayStore
+from vsr.data.backends.lmdb import REDS_DB_NAMES, LmdbStore
+from vsr.data.backends.shards import ShardStore
 from vsr.data.datasets import has_crop_reads
-from vsr.data.layouts import REDS4_CLIPS, discover
-from vsr.data.lmdb_store import REDS_DB_NAMES, LmdbStore
-from vsr.data.shard_store import ShardStore
+from vsr.data.layouts import discover
+from vsr.data.splits import REDS4_CLIPS
 
 STORES = {"arrays": ArrayStore, "lmdb": LmdbStore, "shards": ShardStore}
 SMALL = {"num_frames": 5, "gt_patch_size": 32, "batch_size": 2, "samples_per_epoch": 8}
@@ -114,7 +115,7 @@ def test_hydra_backend_override(stores: dict[str, Path], folder_batches, tmp_pat
     with initialize_config_dir(config_dir=config_dir(), version_base="1.3"):
         cfg = compose(config_name="train", overrides=overrides)
     dm = instantiate(cfg.data, _convert_="partial")
-    assert dm.backend == str(stores["arrays"]) and dm.val_set_names == ["REDS4"]
+    assert dm.source.backend == str(stores["arrays"]) and dm.val_set_names == ["REDS4"]
     train, val = all_batches(dm)
     assert isinstance(dm.train_set.store, ArrayStore)
     expected_train, expected_val = folder_batches

@@ -12,10 +12,10 @@ import torch
 from torch.utils.data import DataLoader
 
 from vsr.data import EvalClips, FolderStore, TrainWindows
+from vsr.data.backends.base import ClipInfo
 from vsr.data.datasets import EpochSampler
 from vsr.data.degradations import bicubic_downsample, blur_downsample, gt_margin
 from vsr.data.layouts import discover
-from vsr.data.stores import ClipInfo
 
 TRAIN = ["001", "002", "240", "241"]  # reds4_train of the REDS fixture
 

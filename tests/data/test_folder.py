@@ -9,8 +9,8 @@ import pytest
 from PIL import Image
 
 from vsr.data import FolderStore, FrameStore
+from vsr.data.backends.base import ClipInfo
 from vsr.data.layouts import discover
-from vsr.data.stores import ClipInfo
 
 
 def test_folder_store_is_a_frame_store(reds_root: Path) -> None:

@@ -8,7 +8,9 @@ from pathlib import Path
 import pytest
 
 from vsr.data import DataError
-from vsr.data.layouts import REDS4_CLIPS, discover, list_frames, natural_key, read_list_file
+from vsr.data.layouts import discover
+from vsr.data.splits import REDS4_CLIPS, read_list_file
+from vsr.frames import list_frames, natural_key
 
 
 def test_natural_key_orders_numbers_by_value() -> None:

@@ -15,12 +15,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from vsr.data.array_store import ArrayStore, write_arrays
-from vsr.data.folder import FolderStore
+from vsr.data.backends.arrays import ArrayStore, write_arrays
+from vsr.data.backends.base import FrameStore
+from vsr.data.backends.folder import FolderStore
+from vsr.data.backends.lmdb import REDS_DB_NAMES, LmdbStore, write_lmdb
+from vsr.data.backends.shards import ShardStore, write_shards
 from vsr.data.layouts import discover
-from vsr.data.lmdb_store import REDS_DB_NAMES, LmdbStore, write_lmdb
-from vsr.data.shard_store import ShardStore, write_shards
-from vsr.data.stores import FrameStore
 from vsr.data.validate import scan_layout
 
 
@@ -188,13 +188,51 @@ def test_killed_conversion_leaves_no_complete_store(tmp_path: Path) -> None:
 def test_shard_conversion_leaves_the_start_method_alone(tmp_path: Path) -> None:
     import multiprocessing
 
+    from vsr.data.backends.folder import FolderStore
+    from vsr.data.backends.shards import write_shards
     from vsr.data.demo import DemoConfig, build_demo
-    from vsr.data.folder import FolderStore
     from vsr.data.layouts import discover
-    from vsr.data.shard_store import write_shards
 
     before = multiprocessing.get_start_method()  # "fork" on Linux
     src = build_demo(tmp_path / "demo", DemoConfig(num_clips=5, num_frames=2, height=16, width=16))
     store = FolderStore.from_layout(discover("reds", src, split="all"))
     write_shards(store, tmp_path / "shards")
     assert multiprocessing.get_start_method() == before
+
+
+class _Failing:
+    """A store whose frame 3 of its second clip cannot be read."""
+
+    def __init__(self, inner) -> None:
+        self.inner = inner
+
+    def clips(self):
+        return self.inner.clips()
+
+    def read(self, clip, index, kind):
+        if clip == list(self.inner.clips())[1] and index == 3:
+            raise OSError(f"frame {index} of {clip} is damaged")
+        return self.inner.read(clip, index, kind)
+
+
+@pytest.mark.parametrize("backend", ["arrays", "lmdb", "shards"])
+def test_writers_are_atomic(reds_root: Path, tmp_path: Path, backend: str) -> None:
+    from vsr.data.backends.registry import is_complete, open_store, write_store
+
+    src = _folder_store(reds_root, "reds", "all")
+    dst = tmp_path / f"out.{backend}"
+    # A failed write leaves nothing behind, neither DST nor DST.partial.
+    with pytest.raises(OSError, match="damaged"):
+        write_store(backend, _Failing(src), dst)
+    assert not dst.exists() and not (tmp_path / f"out.{backend}.partial").exists()
+    assert write_store(backend, src, dst) is True
+    assert is_complete(dst, backend) and not (tmp_path / f"out.{backend}.partial").exists()
+    _assert_same(open_store(dst), src)
+    # A complete store is kept; replacing it fails without harming the one that is there.
+    assert write_store(backend, src, dst) is False
+    with pytest.raises(OSError, match="damaged"):
+        write_store(backend, _Failing(src), dst, overwrite=True)
+    _assert_same(open_store(dst), src)
+    (tmp_path / "junk").mkdir()
+    with pytest.raises(FileExistsError, match="junk exists and is not a complete"):
+        write_store(backend, src, tmp_path / "junk")

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from vsr.data import DataError, FolderStore, VSRDataModule
+from vsr.data.backends.base import ClipInfo
 from vsr.data.layouts import discover
-from vsr.data.stores import ClipInfo
 from vsr.data.validate import MAX_LISTED, check_store, scan_layout
 
 

@@ -8,7 +8,6 @@ for a stored low-res frame is known without running anything, and every expected
 from __future__ import annotations
 
 import csv
-import dataclasses
 import json
 from pathlib import Path
 
@@ -17,9 +16,11 @@ import pytest
 import torch
 
 import benchdata
+import vsr
 from vsr.data.degradations import degrade
 from vsr.evaluation.benchmarks import BENCHMARKS, parse_bench
 from vsr.evaluation.evaluate import (
+    BenchmarkResult,
     evaluate,
     evaluate_checkpoint,
     run_clip,
@@ -28,6 +29,26 @@ from vsr.evaluation.evaluate import (
 from vsr.metrics import calculate_psnr, calculate_ssim
 
 SCALE = benchdata.SCALE
+
+# The layout of results.json as written before the results became dataclasses (copied from a
+# file vsr-test wrote then): readers of the file rely on these keys, in this order.
+RESULTS_KEYS = [
+    "checkpoint", "architecture", "ema", "device", "ensemble", "metrics", "started", "torch",
+    "vsr", "benchmarks", "seconds",
+]  # fmt: skip
+ARCHITECTURE_KEYS = [
+    "class", "mid_channels", "num_blocks", "is_low_res_input", "grid_propagation", "alignment",
+    "second_order", "scale", "parameters", "cpu_cache_length",
+]  # fmt: skip
+BENCHMARK_KEYS = [
+    "name", "title", "root", "protocol", "low_res", "ensemble", "partial", "max_frames",
+    "max_clips", "num_clips", "psnr", "ssim", "seconds", "clips",
+]  # fmt: skip
+PROTOCOL_KEYS = [
+    "channel", "mirror", "gt_frames", "prediction", "crop_border", "degradation", "layout",
+    "split", "gt_dir", "lr_dir", "list_file", "averaging", "rounding",
+]  # fmt: skip
+CLIP_KEYS = ["frames", "psnr", "ssim", "frame_psnr", "frame_ssim", "seconds"]
 
 
 def oracle_scores(
@@ -47,22 +68,25 @@ def folder_pairs(gt_dir: Path, lr_dir: Path) -> list[tuple[Path, np.ndarray]]:
     return [(gt_dir / n, benchdata.read_png(lr_dir / n)) for n in names]
 
 
-def check_scores(result: dict, expected: dict[str, list[tuple[Path, np.ndarray]]], y: bool):
+def check_scores(
+    result: BenchmarkResult, expected: dict[str, list[tuple[Path, np.ndarray]]], y: bool
+):
     """Per-frame, per-clip and mean scores of `result` equal the recomputed ones."""
-    assert list(result["clips"]) == list(expected)
+    assert list(result.clips) == list(expected)
     clip_psnr, clip_ssim = [], []
     for clip, pairs in expected.items():
         psnr, ssim = oracle_scores(pairs, y)
-        record = result["clips"][clip]
-        assert record["frame_psnr"] == pytest.approx(psnr, abs=1e-9)
-        assert record["frame_ssim"] == pytest.approx(ssim, abs=1e-9)
-        assert record["psnr"] == pytest.approx(np.mean(psnr), abs=1e-9)
+        score = result.clips[clip]
+        assert score.frame_psnr == pytest.approx(psnr, abs=1e-9)
+        assert score.frame_ssim == pytest.approx(ssim, abs=1e-9)
+        assert score.psnr == pytest.approx(np.mean(psnr), abs=1e-9)
+        assert score.ssim == pytest.approx(np.mean(ssim), abs=1e-9)
         clip_psnr.append(np.mean(psnr))
         clip_ssim.append(np.mean(ssim))
     # Per frame -> per clip -> mean over clips (not a mean over all frames).
-    assert result["psnr"] == pytest.approx(np.mean(clip_psnr), abs=1e-9)
-    assert result["ssim"] == pytest.approx(np.mean(clip_ssim), abs=1e-9)
-    assert result["num_clips"] == len(expected)
+    assert result.psnr == pytest.approx(np.mean(clip_psnr), abs=1e-9)
+    assert result.ssim == pytest.approx(np.mean(clip_ssim), abs=1e-9)
+    assert result.num_clips == len(expected)
 
 
 def test_reds4_rgb_whole_clips(bench_roots) -> None:
@@ -73,15 +97,15 @@ def test_reds4_rgb_whole_clips(bench_roots) -> None:
         for c in benchdata.REDS4
     }
     check_scores(result, expected, y=False)
-    assert all(r["frames"] == [0, 1, 2] for r in result["clips"].values())
-    assert result["protocol"]["channel"] == "RGB" and result["low_res"] == "stored"
-    assert result["protocol"]["lr_dir"] == "train_sharp_bicubic/X4"
+    assert all(r.frames == [0, 1, 2] for r in result.clips.values())
+    assert result.protocol["channel"] == "RGB" and result.low_res == "stored"
+    assert result.protocol["lr_dir"] == "train_sharp_bicubic/X4"
     # BasicSR's REDS4 folder holds the same frames: the same scores.
     again = evaluate(
         benchdata.NearestUpsampler(), parse_bench(f"reds4={bench_roots['reds4_basicsr']}")
     )
-    assert again["psnr"] == result["psnr"] and again["ssim"] == result["ssim"]
-    assert again["protocol"]["lr_dir"] == "sharp_bicubic"
+    assert again.psnr == result.psnr and again.ssim == result.ssim
+    assert again.protocol["lr_dir"] == "sharp_bicubic"
 
 
 @pytest.mark.parametrize(("name", "lr"), [("vid4-bi", "BIx4"), ("vid4-bd", "BDx4")])
@@ -90,21 +114,21 @@ def test_vid4_y_whole_clips(bench_roots, name: str, lr: str) -> None:
     result = evaluate(benchdata.NearestUpsampler(), parse_bench(f"{name}={root}"))
     expected = {c: folder_pairs(root / "GT" / c, root / lr / c) for c in benchdata.VID4}
     check_scores(result, expected, y=True)
-    assert result["protocol"]["lr_dir"] == lr and result["protocol"]["channel"] == "Y"
+    assert result.protocol["lr_dir"] == lr and result.protocol["channel"] == "Y"
 
 
 def test_y_and_rgb_differ_and_both_match(bench_roots) -> None:
     root = bench_roots["vid4"]
     expected = {c: folder_pairs(root / "GT" / c, root / "BIx4" / c) for c in benchdata.VID4}
     rgb_bench = BENCHMARKS["folder"].with_root(root)
-    y_bench = dataclasses.replace(rgb_bench, y_channel=True)
+    y_bench = rgb_bench.replace(y_channel=True)
     rgb = evaluate(benchdata.NearestUpsampler(), rgb_bench)
     y = evaluate(benchdata.NearestUpsampler(), y_bench)
     check_scores(rgb, expected, y=False)
     check_scores(y, expected, y=True)
-    assert abs(rgb["psnr"] - y["psnr"]) > 0.1
-    assert y["psnr"] == pytest.approx(
-        evaluate(benchdata.NearestUpsampler(), parse_bench(f"vid4-bi={root}"))["psnr"], abs=0
+    assert abs(rgb.psnr - y.psnr) > 0.1
+    assert y.psnr == pytest.approx(
+        evaluate(benchdata.NearestUpsampler(), parse_bench(f"vid4-bi={root}")).psnr, abs=0
     )
 
 
@@ -118,7 +142,7 @@ def test_udm10_bd_y(bench_roots) -> None:
 def test_missing_low_res_is_made_with_the_benchmark_degradation(bench_roots) -> None:
     root = bench_roots["udm10_gt_only"]
     result = evaluate(benchdata.NearestUpsampler(), parse_bench(f"udm10={root}"))
-    assert result["low_res"] == "generated (bd)"
+    assert result.low_res == "generated (bd)"
     expected = {}
     for clip in benchdata.UDM10:
         gt_dir = root / "GT" / clip
@@ -143,7 +167,7 @@ def test_vimeo_t_mirrors_and_scores_frame_4_with_mean_of_two_outputs(
         assert seen.shape == (1, 14, 3, 8, 12)
         np.testing.assert_array_equal(seen[0].permute(0, 2, 3, 1).numpy(), mirrored)
         expected[clip] = [(root / "sequences" / clip / "im4.png", lrs[3])]
-        assert result["clips"][clip]["frames"] == [3]
+        assert result.clips[clip].frames == [3]
     check_scores(result, expected, y=True)
 
     # Outputs 3 and 10 differ, and either alone scores far from their mean.
@@ -154,16 +178,16 @@ def test_vimeo_t_mirrors_and_scores_frame_4_with_mean_of_two_outputs(
     up = benchdata.nearest_up(benchdata.read_png(root / lr / clip / "im4.png"))
     for position in (3, 10):
         alone = np.clip(np.round(up + 255 * float(offsets[position])), 0, 255).astype(np.uint8)
-        assert abs(calculate_psnr(alone, gt, y_channel=True) - result["clips"][clip]["psnr"]) > 0.1
+        assert abs(calculate_psnr(alone, gt, y_channel=True) - result.clips[clip].psnr) > 0.1
 
 
 def test_max_frames_and_clips_are_flagged_partial(bench_roots) -> None:
     bench = parse_bench(f"vid4-bi={bench_roots['vid4']}")
     result = evaluate(benchdata.NearestUpsampler(), bench, max_frames=2, max_clips=1)
-    assert list(result["clips"]) == ["calendar"]
-    assert result["clips"]["calendar"]["frames"] == [0, 1]
-    assert result["partial"] is True
-    assert evaluate(benchdata.NearestUpsampler(), bench)["partial"] is False
+    assert list(result.clips) == ["calendar"]
+    assert result.clips["calendar"].frames == [0, 1]
+    assert result.partial is True
+    assert evaluate(benchdata.NearestUpsampler(), bench).partial is False
 
 
 # ------------------------------------------------------------------ self-ensemble
@@ -205,9 +229,9 @@ def test_ensemble_of_an_equivariant_model_is_the_plain_run(bench_roots) -> None:
     bench = parse_bench(f"vid4-bi={bench_roots['vid4']}")
     plain = evaluate(model, bench)
     ensembled = evaluate(model, bench, ensemble=True)
-    assert ensembled["ensemble"] is True
-    assert ensembled["psnr"] == pytest.approx(plain["psnr"], abs=1e-3)
-    assert ensembled["ssim"] == pytest.approx(plain["ssim"], abs=1e-5)
+    assert ensembled.ensemble is True
+    assert ensembled.psnr == pytest.approx(plain.psnr, abs=1e-3)
+    assert ensembled.ssim == pytest.approx(plain.ssim, abs=1e-5)
 
 
 # ------------------------------------------------------------------ saved frames and files
@@ -218,10 +242,10 @@ def test_saved_frames_score_like_the_results(tmp_path: Path, bench_roots) -> Non
     result = evaluate(
         benchdata.tiny_generator(), parse_bench(f"vid4-bd={root}"), frames_dir=tmp_path
     )
-    for clip, record in result["clips"].items():
+    for clip, record in result.clips.items():
         saved = sorted((tmp_path / clip).iterdir())
-        assert [p.name for p in saved] == [f"{f:08d}.png" for f in record["frames"]]
-        for path, psnr, ssim in zip(saved, record["frame_psnr"], record["frame_ssim"], strict=True):
+        assert [p.name for p in saved] == [f"{f:08d}.png" for f in record.frames]
+        for path, psnr, ssim in zip(saved, record.frame_psnr, record.frame_ssim, strict=True):
             out, gt = benchdata.read_png(path), benchdata.read_png(root / "GT" / clip / path.name)
             assert out.shape == gt.shape
             assert calculate_psnr(out, gt, y_channel=True) == pytest.approx(psnr, abs=1e-9)
@@ -246,17 +270,41 @@ def test_evaluate_checkpoint_writes_json_and_csv(tmp_path: Path, bench_roots) ->
         on_start=lambda b, clips: started.append((b.name, len(clips))),
     )
     assert started == [("udm10", 2), ("vimeo90k-t-bd", 2)]
-    arch = results["architecture"]
+    arch = results.architecture
     assert (arch["mid_channels"], arch["num_blocks"], arch["scale"]) == (8, 1, 4)
     assert arch["parameters"] == sum(p.numel() for p in model.parameters())
-    assert results["checkpoint"] == str(checkpoint.resolve())
-    assert results["device"].startswith("cpu")
+    assert results.checkpoint == str(checkpoint.resolve())
+    assert results.device.startswith("cpu")
     # The loaded network scores like the network that was saved.
     direct = evaluate(model, benches[0])
-    assert results["benchmarks"]["udm10"]["psnr"] == pytest.approx(direct["psnr"], abs=1e-9)
+    assert results.benchmarks["udm10"].psnr == pytest.approx(direct.psnr, abs=1e-9)
 
     json_path, csv_path = write_results(results, tmp_path / "out")
-    assert json.loads(json_path.read_text()) == json.loads(json.dumps(results))
+    written = json.loads(json_path.read_text())
+    assert list(written) == RESULTS_KEYS  # no `command`: only vsr-test sets one
+    assert written["architecture"] == {**arch, "cpu_cache_length": 100}
+    assert list(written["architecture"]) == ARCHITECTURE_KEYS
+    assert written["checkpoint"] == str(checkpoint.resolve())
+    assert (written["torch"], written["vsr"]) == (torch.__version__, vsr.__version__)
+    assert written["ema"] is True and written["ensemble"] is False
+    assert list(written["benchmarks"]) == ["udm10", "vimeo90k-t-bd"]
+    for name, bench in written["benchmarks"].items():
+        assert list(bench) == BENCHMARK_KEYS
+        assert list(bench["protocol"]) == PROTOCOL_KEYS
+        assert (bench["name"], bench["low_res"], bench["partial"]) == (name, "stored", False)
+        assert bench["max_frames"] is None and bench["max_clips"] is None
+        assert bench["num_clips"] == len(bench["clips"]) == 2
+        for clip in bench["clips"].values():
+            assert list(clip) == CLIP_KEYS
+            assert len(clip["frames"]) == len(clip["frame_psnr"]) == len(clip["frame_ssim"])
+            assert clip["psnr"] == pytest.approx(np.mean(clip["frame_psnr"]), abs=1e-12)
+            assert clip["ssim"] == pytest.approx(np.mean(clip["frame_ssim"]), abs=1e-12)
+        clip_means = [c["psnr"] for c in bench["clips"].values()]
+        assert bench["psnr"] == pytest.approx(np.mean(clip_means), abs=1e-12)
+    assert written["benchmarks"]["udm10"]["psnr"] == results.benchmarks["udm10"].psnr
+    vimeo = written["benchmarks"]["vimeo90k-t-bd"]
+    assert [c["frames"] for c in vimeo["clips"].values()] == [[3], [3]]
+    assert vimeo["protocol"]["mirror"] is True and vimeo["protocol"]["channel"] == "Y"
     with csv_path.open() as f:
         rows = list(csv.DictReader(f))
     assert [(r["benchmark"], r["clip"]) for r in rows] == [
@@ -264,6 +312,6 @@ def test_evaluate_checkpoint_writes_json_and_csv(tmp_path: Path, bench_roots) ->
         *(("vimeo90k-t-bd", c) for c in benchdata.VIMEO_TEST),
     ]
     for row in rows:
-        record = results["benchmarks"][row["benchmark"]]["clips"][row["clip"]]
-        assert float(row["psnr"]) == record["psnr"] and float(row["ssim"]) == record["ssim"]
+        record = results.benchmarks[row["benchmark"]].clips[row["clip"]]
+        assert float(row["psnr"]) == record.psnr and float(row["ssim"]) == record.ssim
         assert row["channel"] == "Y"

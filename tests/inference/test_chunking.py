@@ -6,7 +6,14 @@ import pytest
 import torch
 from torch import nn
 
-from vsr.inference.chunking import Window, chunk_stream, plan_windows, run_tiled, tile_spans
+from vsr.inference.chunking import (
+    Window,
+    check_chunking,
+    chunk_stream,
+    plan_windows,
+    run_tiled,
+    tile_spans,
+)
 
 
 @pytest.mark.parametrize(
@@ -58,6 +65,34 @@ def test_invalid_chunking_is_refused():
         list(chunk_stream(range(3), 2, -1))
     with pytest.raises(ValueError, match="tile overlap"):
         tile_spans(100, 16, 16)
+
+
+@pytest.mark.parametrize(
+    ("settings", "names"),
+    [
+        ({"chunk": 0, "overlap": 2}, ("chunk", "--chunk", "got 0")),
+        ({"chunk": 5, "overlap": -1}, ("overlap", "--overlap", "got -1")),
+        ({"chunk": 5, "overlap": 2, "tile": -8}, ("tile", "--tile", "got -8")),
+        ({"chunk": 5, "overlap": 2, "tile_overlap": -1}, ("tile overlap", "--tile-overlap")),
+        ({"chunk": 5, "overlap": 2, "tile": 16, "tile_overlap": 16}, ("--tile-overlap", "16")),
+    ],
+)
+def test_check_chunking_names_the_setting(settings, names):
+    with pytest.raises(ValueError) as err:
+        check_chunking(**settings)
+    for name in names:
+        assert name in str(err.value)
+
+
+def test_tile_settings_are_refused_whatever_the_frame_size():
+    # A 16-pixel tile with a 16-pixel overlap is wrong even for frames smaller than the tile
+    # (which are not tiled at all): the settings fail on the first video, not the first large one.
+    with pytest.raises(ValueError, match="tile overlap"):
+        tile_spans(10, 16, 16)
+    with pytest.raises(ValueError, match="tile"):
+        tile_spans(10, -1, 0)
+    check_chunking(1, 0, tile=0, tile_overlap=16)  # no tiles: any non-negative overlap
+    check_chunking(1, 0, tile=17, tile_overlap=16)
 
 
 @pytest.mark.parametrize(

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import logging
 from fractions import Fraction
+from pathlib import PurePosixPath
 
 import numpy as np
 import pytest
@@ -17,6 +18,7 @@ from vsr.inference import (
     upscale_video,
 )
 from vsr.nn import BasicVSRPlusPlus
+from vsr.nn.checkpoint import CheckpointError
 
 from .helpers import context_model, photo_clip, psnr, random_frames
 
@@ -193,6 +195,50 @@ def test_interrupt_closes_the_partial_video(tmp_path, model):
     assert not (tmp_path / "o.mp4").exists()
     with open_reader(tmp_path / "o.partial.mp4") as reader:
         assert len(list(reader)) == 3
+
+
+@pytest.mark.parametrize(
+    ("settings", "message"),
+    [
+        ({"chunk": 0}, "--chunk"),
+        ({"tile": 16, "tile_overlap": 16}, "--tile-overlap"),
+        ({"fps": 0}, "frame rate must be positive"),
+        ({"crf": 18}, "frame folder"),
+        ({"codec": "no-such-codec"}, "no encoder"),
+        ({"device": "cpu", "precision": "fp16"}, "needs a GPU"),
+    ],
+)
+def test_bad_settings_fail_before_the_checkpoint_is_read(tmp_path, settings, message):
+    save_frames(tmp_path / "in", random_frames(2, 8, 8))
+    out = tmp_path / ("out.mp4" if "codec" in settings else "out")
+    # The checkpoint does not exist: a settings error shows it was never opened.
+    with pytest.raises(ValueError, match=message):
+        upscale_video(tmp_path / "in", out, tmp_path / "missing.pth", **settings)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in"]
+    with pytest.raises(FileNotFoundError, match=r"missing\.pth"):
+        upscale_video(tmp_path / "in", out, tmp_path / "missing.pth")
+
+
+def test_unreadable_checkpoint_is_one_line_that_says_what_to_do(tmp_path, model):
+    save_frames(tmp_path / "in", random_frames(2, 8, 8))
+    # mmagic's layout, with a Python object (a path) in its metadata: torch refuses it unless
+    # the file is trusted.
+    checkpoint = tmp_path / "with_objects.pth"
+    sd = {f"generator.{k}": v for k, v in model.state_dict().items()}
+    torch.save({"meta": {"source": PurePosixPath("/runs/x")}, "state_dict": sd}, checkpoint)
+    with pytest.raises(CheckpointError) as err:
+        upscale_video(tmp_path / "in", tmp_path / "out", checkpoint)
+    message = str(err.value)
+    assert "\n" not in message and "with_objects.pth" in message
+    assert "trusted=True" in message and "--trust-checkpoint" in message
+    assert err.value.__cause__ is not None  # torch's own reason, for --debug
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in", "with_objects.pth"]
+
+    result = upscale_video(tmp_path / "in", tmp_path / "out", checkpoint, trusted=True)
+    assert result.frames == 2
+    expected = list(upscale_frames(random_frames(2, 8, 8), model))
+    back = [np.asarray(Image.open(p)) for p in sorted((tmp_path / "out").iterdir())]
+    np.testing.assert_array_equal(np.stack(back), np.stack(expected))
 
 
 def test_zero_frames_and_existing_outputs_write_nothing(tmp_path, model):

@@ -13,7 +13,9 @@ from vsr.inference.video_io import (
     FolderWriter,
     VideoIOError,
     VideoWriter,
+    check_fps,
     check_paths,
+    check_writer_settings,
     open_reader,
     open_writer,
     partial_path,
@@ -189,7 +191,28 @@ def test_video_settings_are_checked(tmp_path):
         VideoWriter(tmp_path / "a.mp4", codec="mpeg4", lossless=True)
     with pytest.raises(ValueError, match="frame folder"):
         open_writer(tmp_path / "frames", codec="libx264")
+    with pytest.raises(ValueError, match="frame rate must be positive"):
+        VideoWriter(tmp_path / "a.mp4", fps=0)
     assert not list(tmp_path.iterdir())
+
+
+def test_writer_settings_are_checked_without_writing(tmp_path):
+    check_writer_settings(tmp_path / "a.mkv", codec="ffv1", lossless=True)
+    check_writer_settings(tmp_path / "frames")
+    with pytest.raises(ValueError, match="exclude"):
+        check_writer_settings(tmp_path / "a.mp4", crf=10, lossless=True)
+    with pytest.raises(ValueError, match="frame folder"):
+        check_writer_settings(tmp_path / "frames", crf=18)
+    assert not list(tmp_path.iterdir())
+
+
+def test_frame_rates():
+    assert check_fps("30000/1001") == Fraction(30000, 1001)
+    assert check_fps(25) == 25
+    assert check_fps(29.97) == Fraction(2997, 100)
+    for bad in ("0", -25, "1/0", "fast"):
+        with pytest.raises(ValueError, match="frame rate"):
+            check_fps(bad)
 
 
 # -------------------------------------------------------------------------------------- paths

@@ -129,3 +129,59 @@ def test_pretrained_weights_are_read_like_load_generator(tmp_path):
     (tmp_path / "junk.pth").write_bytes(b"junk")
     with pytest.raises(CheckpointError, match=re.escape(f"cannot read {tmp_path / 'junk.pth'}")):
         VSRModule(BasicVSRPlusPlus(8, 1), pretrained=str(tmp_path / "junk.pth"))
+
+
+def metric_state(metric) -> dict:
+    return {
+        k: v.clone() if torch.is_tensor(v) else [x.clone() for x in v]
+        for k, v in metric.metric_state.items()
+    }
+
+
+def test_test_sets_and_validation_have_metrics_of_their_own(tiny_datamodule, tmp_path):
+    sets = [
+        {"name": "A", "split": "reds4_val", "clips": ["000"], "max_frames": 3},
+        {"name": "B", "split": "reds4_val", "clips": ["011"], "max_frames": 3},
+    ]
+    # One result per test set's loader, each holding every set's numbers.
+    fresh = trainer(tmp_path, 1).test(tiny_module(), datamodule=tiny_datamodule(test_sets=sets))
+    # A validation in progress (fit's) when the test runs: its pending state stays out of the
+    # test's numbers, and the test leaves it as it was.
+    module = tiny_module()
+    gt = torch.rand(1, 3, 3, 32, 32)
+    for metric in (module.val_psnr, module.val_ssim, module.val_psnr_bicubic):
+        metric.update((gt + 0.1).clamp(0, 1), gt)
+    pending = {
+        name: metric_state(getattr(module, name))
+        for name in ("val_psnr", "val_ssim", "val_psnr_bicubic")
+    }
+    results = trainer(tmp_path, 1).test(module, datamodule=tiny_datamodule(test_sets=sets))
+    assert set(results[0]) == {"test/A/psnr", "test/A/ssim", "test/B/psnr", "test/B/ssim"}
+    assert results == fresh
+    for name, state in pending.items():
+        after = metric_state(getattr(module, name))
+        assert after.keys() == state.keys()
+        for key, value in state.items():
+            if torch.is_tensor(value):
+                assert torch.equal(after[key], value), (name, key)
+            else:
+                assert len(after[key]) == len(value) == 1 and torch.equal(after[key][0], value[0])
+    val = {id(m) for m in (module.val_psnr, module.val_ssim, module.val_psnr_bicubic)}
+    assert not val & {id(m) for ms in module.test_metrics.values() for m in ms.values()}
+
+
+def test_a_frame_scored_twice_is_the_mean_of_its_two_outputs():
+    # Vimeo-90K-T's mirrored input: GT frame j against the mean of outputs pred_index[j].
+    module = tiny_module().eval()
+    lq = torch.rand(1, 4, 3, 8, 8)
+    batch = {
+        "lq": lq,
+        "gt": torch.zeros(1, 2, 3, 32, 32),
+        "pred_index": torch.tensor([[[0, 3], [1, 2]]]),
+    }
+    with torch.no_grad():
+        out = module.generator(lq)[0]
+        pred = module.predict_clip(batch)
+    expected = torch.stack([(out[0] + out[3]) / 2, (out[1] + out[2]) / 2]).clamp(0, 1)
+    assert pred.shape == (1, 2, 3, 32, 32)
+    torch.testing.assert_close(pred[0], expected)

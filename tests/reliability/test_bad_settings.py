@@ -69,7 +69,7 @@ def test_several_problems_are_reported_together(tiny_run, tmp_path):
 
 
 def test_more_frames_than_the_clips_have(tiny_run, demo_root, tmp_path):
-    from vsr.data.layouts import REDS4_CLIPS
+    from vsr.data.splits import REDS4_CLIPS
 
     out = run([*tiny_run, "data.num_frames=50"], tmp_path)
     assert out.returncode != 0

@@ -7,17 +7,17 @@ import lightning as L
 import pytest
 import torch
 
+from vsr.callbacks import NonFinite
 from vsr.models import VSRModule
 from vsr.nn import BasicVSRPlusPlus
 
 
-def diverging_module(policy: str, optimizer=torch.optim.SGD) -> VSRModule:
+def diverging_module(optimizer=torch.optim.SGD) -> VSRModule:
     torch.manual_seed(0)
     return VSRModule(
         BasicVSRPlusPlus(8, 1),
         optimizer=lambda params: optimizer(params, lr=1e30),
         fix_flow_iters=0,
-        nonfinite=policy,
     )
 
 
@@ -65,17 +65,23 @@ def same_tensors(a: dict, b: dict) -> bool:
 def test_skip_policy_skips_and_counts_without_touching_the_weights(tiny_datamodule, tmp_path):
     # Adam, so that a skipped step that still reached the optimizer (a zeroed instead of a
     # dropped gradient) would show: zero gradients still move Adam's moments and weights.
-    module = diverging_module("skip", torch.optim.Adam)
+    module = diverging_module(torch.optim.Adam)
     initial = generator_state(module)
-    steps = RecordSteps()
-    trainer = fit(module, tiny_datamodule(val_sets=[]), tmp_path, steps=4, callbacks=[steps])
+    steps, nonfinite = RecordSteps(), NonFinite("skip")
+    trainer = fit(
+        module, tiny_datamodule(val_sets=[]), tmp_path, steps=4, callbacks=[nonfinite, steps]
+    )
     assert trainer.global_step == 4 and len(steps.weights) == 4
     # The first step explodes the weights to ~1e30 (finite); from then on the loss and every
     # gradient are non-finite and every step is skipped: 3 of the 4.
     assert torch.isfinite(torch.tensor(steps.losses[0]))
     assert not torch.isfinite(torch.tensor(steps.losses[1:])).any()
     assert not same_tensors(steps.weights[0], initial)  # step 1 did update
-    assert int(module.nonfinite_skipped) == 3
+    assert nonfinite.skipped == 3
+    # ... and so says the final checkpoint, which a resumed run would go on counting from.
+    (saved,) = (tmp_path / "checkpoints").glob("*.ckpt")
+    states = torch.load(saved, map_location="cpu", weights_only=False)["callbacks"]
+    assert states["NonFinite"] == {"skipped": 3}
     after_first = steps.weights[0]
     assert all(torch.isfinite(v).all() for v in after_first.values())
     for step, weights in enumerate(steps.weights[1:], start=2):
@@ -92,10 +98,10 @@ def test_skip_policy_skips_and_counts_without_touching_the_weights(tiny_datamodu
 
 
 def test_stop_policy_saves_a_checkpoint_and_names_the_clips(tiny_datamodule, tmp_path):
-    module = diverging_module("stop")
+    module = diverging_module()
     steps = RecordSteps()
     with pytest.raises(FloatingPointError, match=r"non-finite .* at step 1 \(clips \w+ \(frames"):
-        fit(module, tiny_datamodule(val_sets=[]), tmp_path, callbacks=[steps])
+        fit(module, tiny_datamodule(val_sets=[]), tmp_path, callbacks=[NonFinite("stop"), steps])
     assert len(steps.weights) == 1  # step 1 went through, step 2 stopped the run
     saved = list((tmp_path / "checkpoints").glob("nonfinite_step_*.ckpt"))
     assert [p.name for p in saved] == ["nonfinite_step_0000001.ckpt"]

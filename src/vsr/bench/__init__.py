@@ -1,31 +1,30 @@
 """Benchmarks: the network (`vsr.bench.model`), data loading per storage back-end
-(`vsr.bench.data`) and video upscaling against length (`vsr.bench.upscale`)."""
+(`vsr.bench.data`), video upscaling against length (`vsr.bench.upscale`), and the FLOP counter
+they and `vsr-report` share (`vsr.bench.flops`)."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
-import os
-import platform
 from pathlib import Path
+from typing import Any, Protocol, TypeVar
 
 
-def machine_info() -> dict:
-    """What a benchmark ran on: CPUs, Python, thread settings, load at the start."""
-    return {
-        "cpu_count": os.cpu_count(),
-        "processor": platform.processor() or platform.machine(),
-        "python": platform.python_version(),
-        "threads_env": {
-            k: os.environ.get(k) for k in ("OMP_NUM_THREADS", "MKL_NUM_THREADS") if k in os.environ
-        },
-        "load_average": list(os.getloadavg()) if hasattr(os, "getloadavg") else None,
-    }
+class Results(Protocol):
+    """Typed benchmark results: a `command` field and their JSON form."""
+
+    command: str | None
+
+    def to_json(self) -> dict[str, Any]: ...
 
 
-def emit(results: dict, command: str, out: str | None) -> dict:
-    """Record the command line in `results`, print them as JSON and write them to `out`."""
-    results["command"] = command
-    text = json.dumps(results, indent=2)
+R = TypeVar("R", bound=Results)
+
+
+def emit(results: R, command: str, out: str | None) -> R:
+    """`results` with the command line recorded, printed as JSON and written to `out`."""
+    results = dataclasses.replace(results, command=command)  # type: ignore[type-var]
+    text = json.dumps(results.to_json(), indent=2)
     print(text)
     if out:
         Path(out).write_text(text + "\n")

@@ -25,13 +25,15 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
-from vsr.bench import emit, machine_info
-from vsr.data.stores import ClipInfo, FrameStore, Kind
+from vsr.bench import emit
+from vsr.data.backends.base import ClipInfo, FrameStore, Kind
+from vsr.machine import machine_info
 
 
 @dataclass(frozen=True)
@@ -77,6 +79,82 @@ RECIPES = {
     ),
 }
 BACKENDS = ("folder", "lmdb", "shards", "shards-raw", "arrays", "arrays-full")
+UNIT = "training samples per second, one process (= one DataLoader worker)"
+MEASURED = (
+    "samples_per_s: TrainWindows.__getitem__ (reads, crops, flips, float tensors); "
+    "reads_per_s: the store reads of a sample alone"
+)
+
+
+@dataclass(frozen=True)
+class Rate:
+    """How fast a step ran: per second, ms per step, and how many steps were timed."""
+
+    samples_per_s: float
+    ms_per_sample: float
+    samples: int
+
+
+@dataclass(frozen=True)
+class BackendResult:
+    """One back-end's throughput on one recipe (an entry of `backends` in the results).
+
+    Attributes:
+        samples_per_s, ms_per_sample, samples: the training dataset's rate.
+        reads_per_s: the rate of a sample's store reads alone.
+        disk_mb: the back-end's size on disk.
+        speedup_vs_folder: samples_per_s relative to the folder back-end (when it ran).
+    """
+
+    samples_per_s: float
+    ms_per_sample: float
+    samples: int
+    reads_per_s: float
+    disk_mb: float
+    speedup_vs_folder: float | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        out = asdict(self)
+        if self.speedup_vs_folder is None:
+            del out["speedup_vs_folder"]
+        return out
+
+
+@dataclass(frozen=True)
+class RecipeResult:
+    """A recipe and its back-ends' results, in the order timed."""
+
+    recipe: Recipe
+    backends: dict[str, BackendResult]
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "recipe": asdict(self.recipe),
+            "backends": {name: row.to_json() for name, row in self.backends.items()},
+        }
+
+
+@dataclass(frozen=True)
+class DataResults:
+    """A run of `vsr-bench data`: the machine (with numpy's version) and every recipe."""
+
+    machine: dict[str, Any]
+    recipes: dict[str, RecipeResult]
+    unit: str = UNIT
+    measured: str = MEASURED
+    command: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        """The JSON results (`command` once `emit` has set it)."""
+        out = {
+            "machine": self.machine,
+            "unit": self.unit,
+            "measured": self.measured,
+            "recipes": {name: entry.to_json() for name, entry in self.recipes.items()},
+        }
+        if self.command is not None:
+            out["command"] = self.command
+        return out
 
 
 def generate_frames(recipe: Recipe, root: Path, seed: int = 0) -> None:
@@ -161,7 +239,7 @@ def read_sample(
     return np.stack(lr), np.stack(gt)
 
 
-def _rate(step: Callable[[int], object], min_time: float, min_samples: int) -> dict:
+def _rate(step: Callable[[int], object], min_time: float, min_samples: int) -> Rate:
     """Samples per second of `step(i)` for i = 1, 2, ... (`step(0)` is a warm-up)."""
     step(0)  # opens files, maps, databases
     count, start = 0, time.perf_counter()
@@ -169,19 +247,20 @@ def _rate(step: Callable[[int], object], min_time: float, min_samples: int) -> d
         count += 1
         step(count)
     elapsed = time.perf_counter() - start
-    return {
-        "samples_per_s": round(count / elapsed, 3),
-        "ms_per_sample": round(1000 * elapsed / count, 2),
-        "samples": count,
-    }
+    return Rate(
+        samples_per_s=round(count / elapsed, 3),
+        ms_per_sample=round(1000 * elapsed / count, 2),
+        samples=count,
+    )
 
 
-def measure(store: FrameStore, recipe: Recipe, min_time: float, min_samples: int = 3) -> dict:
+def measure(
+    store: FrameStore, recipe: Recipe, min_time: float, min_samples: int = 3
+) -> tuple[Rate, Rate, dict]:
     """Training samples per second of one process (one torch thread) over `store`.
 
-    Returns the dataset's rate (`samples_per_s`, `ms_per_sample`, `samples`), the rate of the
-    store reads alone (`reads_per_s`, timed for half as long) and the first sample (`first`),
-    to compare back-ends.
+    Returns the dataset's rate, the rate of the store reads alone (timed for half as long) and
+    the first sample, to compare back-ends.
     """
     import torch
 
@@ -195,9 +274,7 @@ def measure(store: FrameStore, recipe: Recipe, min_time: float, min_samples: int
         reads = _rate(lambda _: read_sample(store, recipe, rng), min_time / 2, min_samples)
     finally:
         torch.set_num_threads(threads)
-    row["reads_per_s"] = reads["samples_per_s"]
-    row["first"] = first
-    return row
+    return row, reads, first
 
 
 def _disk_bytes(path: Path) -> int:
@@ -208,11 +285,11 @@ def open_backends(
     src_root: Path, work: Path, backends: Sequence[str]
 ) -> dict[str, tuple[FrameStore, Path]]:
     """Convert the generated PNG dataset into each back-end; returns store and folder."""
-    from vsr.data.array_store import ArrayStore, write_arrays
-    from vsr.data.folder import FolderStore
+    from vsr.data.backends.arrays import ArrayStore, write_arrays
+    from vsr.data.backends.folder import FolderStore
+    from vsr.data.backends.lmdb import REDS_DB_NAMES, LmdbStore, write_lmdb
+    from vsr.data.backends.shards import ShardStore, write_shards
     from vsr.data.layouts import discover
-    from vsr.data.lmdb_store import REDS_DB_NAMES, LmdbStore, write_lmdb
-    from vsr.data.shard_store import ShardStore, write_shards
     from vsr.data.validate import scan_layout
 
     layout = discover("reds", src_root, split="all")
@@ -246,8 +323,8 @@ def run(
     workdir: str | None = None,
     recipe_overrides: dict | None = None,
     log: Callable[[str], None] = lambda m: print(m, file=sys.stderr),
-) -> dict:
-    """Run the benchmark; returns the results as a JSON-ready dict.
+) -> DataResults:
+    """Run the benchmark.
 
     Args:
         recipes: recipe names (`reds`, `vimeo`).
@@ -258,13 +335,8 @@ def run(
         recipe_overrides: fields to change in every recipe (e.g. smaller frames for a smoke test).
         log: progress messages.
     """
-    results: dict = {
-        "machine": {**machine_info(), "numpy": np.__version__},
-        "unit": "training samples per second, one process (= one DataLoader worker)",
-        "measured": "samples_per_s: TrainWindows.__getitem__ (reads, crops, flips, float "
-        "tensors); reads_per_s: the store reads of a sample alone",
-        "recipes": {},
-    }
+    machine = {**machine_info(), "numpy": np.__version__}
+    results: dict[str, RecipeResult] = {}
     import torch
 
     tmp = Path(tempfile.mkdtemp(prefix="vsr-bench-data-", dir=workdir))
@@ -277,25 +349,29 @@ def run(
             log(f"[{name}] generating {recipe.num_clips} clips x {recipe.clip_frames} frames")
             generate_frames(recipe, root / "png")
             stores = open_backends(root / "png", root, backends)
-            entry: dict = {"recipe": asdict(recipe), "backends": {}}
+            rows: dict[str, BackendResult] = {}
             reference = None
             for backend, (store, path) in stores.items():
                 log(f"[{name}] timing {backend}")
-                row = measure(store, recipe, min_time)
-                first = row.pop("first")
+                rate, reads, first = measure(store, recipe, min_time)
                 reference = reference or (backend, first)
                 if not all(torch.equal(first[k], reference[1][k]) for k in ("lq", "gt", "crop")):
                     raise AssertionError(f"{backend} gives other samples than {reference[0]}")
-                row["disk_mb"] = round(_disk_bytes(path) / 2**20, 1)
-                entry["backends"][backend] = row
-            base = entry["backends"].get("folder", {}).get("samples_per_s")
-            if base:
-                for row in entry["backends"].values():
-                    row["speedup_vs_folder"] = round(row["samples_per_s"] / base, 2)
-            results["recipes"][name] = entry
+                rows[backend] = BackendResult(
+                    **asdict(rate),
+                    reads_per_s=reads.samples_per_s,
+                    disk_mb=round(_disk_bytes(path) / 2**20, 1),
+                )
+            if "folder" in rows and rows["folder"].samples_per_s:
+                base = rows["folder"].samples_per_s
+                rows = {
+                    k: replace(row, speedup_vs_folder=round(row.samples_per_s / base, 2))
+                    for k, row in rows.items()
+                }
+            results[name] = RecipeResult(recipe, rows)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
-    return results
+    return DataResults(machine, results)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -320,7 +396,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def run_from_args(args: argparse.Namespace, command: str = "vsr-bench data") -> dict:
+def run_from_args(args: argparse.Namespace, command: str = "vsr-bench data") -> DataResults:
     """Run with parsed `vsr-bench data` options, print the JSON (and write `--out`).
 
     Args:

@@ -19,15 +19,10 @@ is the counted FLOPs per second relative to the FLOP rate of a large matrix prod
 (`--matmul-size`, fp32 unless `--precision` says otherwise) measured in the same process, with
 the same device and thread count, before and after the passes (the faster).
 
-FLOPs: `torch.utils.flop_counter.FlopCounterMode` counts the convolutions and matrix products
-(2 per multiply-add; backward = grad input + grad weight). It does not see torchvision's
-`deform_conv2d`, which is counted by hand, per call: 2·Cout·Cin·k²·H·W for the convolution
-plus 8·Cin·k²·H·W for gathering its inputs (7 per bilinear sample: 4 multiplies, 3 additions;
-1 for the mask); its backward counts twice that (columns and weight gradients; input, offset
-and mask gradients). The "sample" formulation's matrix product is seen by FlopCounterMode and
-equals the convolution term, so only its sampling term is added by hand: both formulations
-count the same FLOPs (reported as `gflop`). Not counted: element-wise operations,
-the flow warps' bilinear sampling, resizing, pooling.
+FLOPs (`gflop`) are counted by `vsr.bench.flops`, the counter `vsr-report` uses too: the
+convolutions and matrix products (2 per multiply-add; backward: once per gradient), the
+deformable convolutions and the bilinear sampling (flow warps, resizing, the deformable taps).
+Both formulations of the deformable convolution count the same FLOPs.
 
     vsr-bench model                                     # c64n7, 1x5x64x64, 1 thread, both passes
     vsr-bench model --threads 1 2 --impls torchvision sample --out model.json
@@ -41,88 +36,177 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
 import statistics
 import subprocess
 import sys
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+from typing import Any
 
-from vsr.bench import emit, machine_info
+from vsr.bench import emit
+from vsr.machine import machine_info, peak_rss_mib, synchronize
 
-BILINEAR_FLOPS = 7  # 4 multiplies + 3 additions per sampled value
 PASSES = ("forward", "train")
 PRECISIONS = {"fp32": "float32", "bf16": "bfloat16", "fp16": "float16"}
+MEASURED = (
+    "time_s: fastest timed pass (forward: no_grad inference; train: forward + backward of the "
+    "mean); gflop: FLOPs per pass (vsr.bench.flops: FlopCounterMode, plus the deformable "
+    "convolutions and bilinear sampling by hand); peak_fraction: gflop_per_s / "
+    "matmul_peak_gflop_per_s, both measured in the case's process; peak_memory_mib: CPU "
+    "resident-set high-water mark of the process, CUDA max allocated"
+)
 
 
-# --------------------------------------------------------------------------- FLOPs
+# --------------------------------------------------------------------------- specs and results
 
 
-def deform_flops(n: int, c_in: int, c_out: int, k2: int, hw: int) -> tuple[int, int]:
-    """(convolution, sampling) FLOPs of one modulated deformable conv forward pass."""
-    return 2 * n * c_out * c_in * k2 * hw, (BILINEAR_FLOPS + 1) * n * c_in * k2 * hw
+@dataclass(frozen=True)
+class ModelConfig:
+    """The settings every case of a run shares (`config` in the results).
 
-
-def _deform_forward_flop(input_shape, weight_shape, *args, out_shape, **kwargs) -> int:
-    c_out, c_in, kh, kw = weight_shape
-    conv, sampling = deform_flops(
-        input_shape[0], c_in, c_out, kh * kw, out_shape[-2] * out_shape[-1]
-    )
-    return conv + sampling
-
-
-def _deform_backward_flop(grad_shape, input_shape, weight_shape, *args, out_shape, **kwargs):
-    c_out, c_in, kh, kw = weight_shape
-    conv, sampling = deform_flops(
-        input_shape[0], c_in, c_out, kh * kw, grad_shape[-2] * grad_shape[-1]
-    )
-    return 2 * (conv + sampling)
-
-
-def _flop_counter():
-    import torch
-    from torch.utils.flop_counter import FlopCounterMode
-
-    ops = torch.ops.torchvision
-    mapping = {
-        ops.deform_conv2d: _deform_forward_flop,
-        ops._deform_conv2d_backward: _deform_backward_flop,
-    }
-    return FlopCounterMode(display=False, custom_mapping=mapping)
-
-
-def _count_sampling(modules, train: bool) -> tuple[list[int], list]:
-    """Forward hooks correcting the FLOP count of "sample"-formulation deformable convs.
-
-    FlopCounterMode sees their matrix products (the convolution term) but not the sampling,
-    which is added here (backward: twice the forward).
+    Attributes:
+        mid_channels, num_blocks: the network (C and residual blocks per branch).
+        batch, frames, height, width: the low-res input, (batch, frames, 3, height, width).
+        device: torch device.
+        precision: "fp32", or autocast to "bf16" / "fp16".
+        repeats: timed passes per case.
+        matmul_size: side of the matrix product whose FLOP rate is the peak.
+        op: time the deformable convolution alone at the network's shapes.
+        profile: profile one more pass per case.
+        channels_last: the network in channels-last memory format.
     """
-    total = [0]
 
-    def hook(module, args, out):
-        if module.deform_impl.startswith("sample"):
-            n, c_out, h, w = out.shape
-            k2 = module.weight[0, 0].numel()
-            _, sampling = deform_flops(n, module.weight.shape[1], c_out, k2, h * w)
-            total[0] += sampling * (3 if train else 1)
+    mid_channels: int = 64
+    num_blocks: int = 7
+    batch: int = 1
+    frames: int = 5
+    height: int = 64
+    width: int = 64
+    device: str = "cpu"
+    precision: str = "fp32"
+    repeats: int = 2
+    matmul_size: int = 2048
+    op: bool = False
+    profile: bool = False
+    channels_last: bool = False
 
-    handles = [m.register_forward_hook(hook) for m in modules]
-    return total, handles
+
+@dataclass(frozen=True)
+class CaseSpec:
+    """One case: the shared settings, a formulation, a thread count, a pass ("forward" or
+    "train") and activation checkpointing."""
+
+    config: ModelConfig
+    impl: str
+    threads: int
+    pass_name: str
+    checkpointing: bool = False
+
+    def to_json(self) -> dict[str, Any]:
+        """Flat, as handed to the case's process."""
+        return {
+            **asdict(self.config),
+            "impl": self.impl,
+            "threads": self.threads,
+            "pass": self.pass_name,
+            "checkpointing": self.checkpointing,
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> CaseSpec:
+        own = ("impl", "threads", "pass", "checkpointing")
+        config = ModelConfig(**{k: v for k, v in data.items() if k not in own})
+        return cls(config, data["impl"], data["threads"], data["pass"], data["checkpointing"])
+
+
+@dataclass(frozen=True)
+class ProfileEntry:
+    """One operator of a profiled pass: self time (device time on CUDA), share, calls."""
+
+    op: str
+    self_s: float
+    share: float
+    calls: int
+
+
+@dataclass(frozen=True)
+class CaseResult:
+    """What one case measured (one entry of `cases`; see `MEASURED`). `rss_before_mib` is
+    the CPU's high-water mark before the first pass; `profile` is there with `--profile`."""
+
+    torch: str
+    impl: str
+    resolved_impl: str
+    checkpointing: bool
+    channels_last: bool
+    threads: int
+    pass_name: str
+    gflop: float
+    time_s: float
+    times_s: tuple[float, ...]
+    median_time_s: float
+    frames_per_s: float
+    gflop_per_s: float
+    matmul_peak_gflop_per_s: float
+    peak_fraction: float
+    peak_memory_mib: float
+    rss_before_mib: float | None = None
+    profile: tuple[ProfileEntry, ...] | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        out = {("pass" if k == "pass_name" else k): v for k, v in asdict(self).items()}
+        out["times_s"] = list(self.times_s)
+        for key in ("rss_before_mib", "profile"):  # absent where not measured
+            if out[key] is None:
+                del out[key]
+        if "profile" in out:
+            out["profile"] = list(out["profile"])  # of dicts, by asdict
+        return out
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> CaseResult:
+        data = {("pass_name" if k == "pass" else k): v for k, v in data.items()}
+        data["times_s"] = tuple(data["times_s"])
+        if data.get("profile") is not None:
+            data["profile"] = tuple(ProfileEntry(**e) for e in data["profile"])
+        return cls(**data)
+
+
+@dataclass(frozen=True)
+class ModelResults:
+    """A run of `vsr-bench model`: the machine, the shared settings and every case."""
+
+    machine: dict[str, Any]
+    config: ModelConfig
+    measured: str
+    cases: tuple[CaseResult, ...] = field(default_factory=tuple)
+    command: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        """The JSON results (`command` once `emit` has set it)."""
+        out = {
+            "machine": self.machine,
+            "config": asdict(self.config),
+            "measured": self.measured,
+            "cases": [case.to_json() for case in self.cases],
+        }
+        if self.command is not None:
+            out["command"] = self.command
+        return out
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> ModelResults:
+        return cls(
+            machine=data["machine"],
+            config=ModelConfig(**data["config"]),
+            measured=data["measured"],
+            cases=tuple(CaseResult.from_json(c) for c in data["cases"]),
+            command=data.get("command"),
+        )
 
 
 # --------------------------------------------------------------------------- one case
-
-
-def _peak_rss_mib() -> float:
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return peak / 1024 / (1024 if sys.platform == "darwin" else 1)  # bytes on macOS, KiB else
-
-
-def _sync(device) -> None:
-    import torch
-
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
 
 
 def matmul_peak(device, dtype, size: int = 2048, repeats: int = 5) -> float:
@@ -135,10 +219,10 @@ def matmul_peak(device, dtype, size: int = 2048, repeats: int = 5) -> float:
     torch.matmul(a, b, out=out)  # warm-up
     best = float("inf")
     for _ in range(repeats):
-        _sync(device)
+        synchronize(device)
         start = time.perf_counter()
         torch.matmul(a, b, out=out)
-        _sync(device)
+        synchronize(device)
         best = min(best, time.perf_counter() - start)
     return 2 * size**3 / best
 
@@ -172,33 +256,35 @@ def _deform_op(c: int, n: int, h: int, w: int, generator):
     return DeformOp()
 
 
-def run_case(spec: dict) -> dict:
-    """One measurement, in this process (see the module docstring); returns its results."""
+def run_case(spec: CaseSpec) -> CaseResult:
+    """One measurement, in this process (see the module docstring)."""
     import torch
 
+    from vsr.bench.flops import flop_counter  # late, like torch: `vsr-bench --help` speed
     from vsr.nn import BasicVSRPlusPlus
     from vsr.nn.alignment import FlowGuidedDeformableAlignment
     from vsr.nn.deform import auto_impl
 
-    torch.set_num_threads(spec["threads"])
-    device = torch.device(spec["device"])
-    dtype = getattr(torch, PRECISIONS[spec["precision"]])
-    train = spec["pass"] == "train"
-    n, t, h, w = spec["batch"], spec["frames"], spec["height"], spec["width"]
+    config = spec.config
+    torch.set_num_threads(spec.threads)
+    device = torch.device(config.device)
+    dtype = getattr(torch, PRECISIONS[config.precision])
+    train = spec.pass_name == "train"
+    n, t, h, w = config.batch, config.frames, config.height, config.width
     generator = torch.Generator().manual_seed(0)
     torch.manual_seed(0)
 
-    peak_before = matmul_peak(device, dtype, spec["matmul_size"])
+    peak_before = matmul_peak(device, dtype, config.matmul_size)
     # "auto" is timed as what it picks for this device and pass.
-    impl = auto_impl(device, train) if spec["impl"] == "auto" else spec["impl"]
-    if spec["op"]:
-        model = _deform_op(spec["mid_channels"], n, h, w, generator).to(device)
+    impl = auto_impl(device, train) if spec.impl == "auto" else spec.impl
+    if config.op:
+        model = _deform_op(config.mid_channels, n, h, w, generator).to(device)
         inputs = ()
         deform_modules = [model]
         frames = n  # one (n, 2C, h, w) call per pass
     else:
-        model = BasicVSRPlusPlus(spec["mid_channels"], spec["num_blocks"]).to(device)
-        if spec.get("channels_last"):
+        model = BasicVSRPlusPlus(config.mid_channels, config.num_blocks).to(device)
+        if config.channels_last:
             model = model.to(memory_format=torch.channels_last)
         inputs = (torch.rand(n, t, 3, h, w, generator=generator).to(device),)
         deform_modules = [
@@ -210,13 +296,13 @@ def run_case(spec: dict) -> dict:
     def configure(impl: str, checkpointing: bool) -> None:
         for m in deform_modules:
             m.deform_impl = impl
-        if not spec["op"]:
+        if not config.op:
             model.gradient_checkpointing = checkpointing
 
-    configure(impl, spec["checkpointing"])
+    configure(impl, spec.checkpointing)
 
     def one_pass():
-        with torch.autocast(device.type, dtype=dtype, enabled=spec["precision"] != "fp32"):
+        with torch.autocast(device.type, dtype=dtype, enabled=config.precision != "fp32"):
             with torch.set_grad_enabled(train):
                 out = model(*inputs)
             if train:
@@ -224,9 +310,9 @@ def run_case(spec: dict) -> dict:
         if train:
             for p in model.parameters():
                 p.grad = None
-        _sync(device)
+        synchronize(device)
 
-    rss_before = _peak_rss_mib()
+    rss_before = peak_rss_mib()
     if device.type == "cuda":
         torch.cuda.reset_peak_memory_stats(device)
 
@@ -234,25 +320,22 @@ def run_case(spec: dict) -> dict:
         # The work of the pass, not of the recomputations that checkpointing adds: counted on
         # the same pass without checkpointing ("sample" for "sample_checkpoint").
         configure(counted_impl, False)
-        sampling, handles = _count_sampling(deform_modules, train)
-        with _flop_counter() as counter:
+        with flop_counter() as counter:
             one_pass()
-        for handle in handles:
-            handle.remove()
-        configure(impl, spec["checkpointing"])
-        return counter.get_total_flops() + sampling[0]
+        configure(impl, spec.checkpointing)
+        return counter.get_total_flops()
 
     # The warm-up pass is the counted one, unless checkpointing makes it recompute: then the
     # counted pass runs after the memory high-water mark is read.
     counted_impl = "sample" if impl == "sample_checkpoint" else impl
-    plain = counted_impl == impl and not (spec["checkpointing"] and train)
+    plain = counted_impl == impl and not (spec.checkpointing and train)
     flops = counted_pass() if plain else None
     if flops is None:
         one_pass()
 
     times = []
-    for _ in range(spec["repeats"]):
-        _sync(device)
+    for _ in range(config.repeats):
+        synchronize(device)
         start = time.perf_counter()
         one_pass()
         times.append(time.perf_counter() - start)
@@ -260,38 +343,35 @@ def run_case(spec: dict) -> dict:
     if device.type == "cuda":
         peak_memory = torch.cuda.max_memory_allocated(device) / 2**20
     else:
-        peak_memory = _peak_rss_mib()
+        peak_memory = peak_rss_mib()
     if flops is None:
         flops = counted_pass()
-    profile = _profile(one_pass, device) if spec.get("profile") else None
+    profile = _profile(one_pass, device) if config.profile else None
     # Measured again after the passes: other jobs on a shared machine can slow one measurement.
-    peak = max(peak_before, matmul_peak(device, dtype, spec["matmul_size"]))
-    result = {
-        "torch": torch.__version__,
-        "impl": spec["impl"],
-        "resolved_impl": impl,
-        "checkpointing": spec["checkpointing"],
-        "channels_last": bool(spec.get("channels_last")),
-        "threads": spec["threads"],
-        "pass": spec["pass"],
-        "gflop": round(flops / 1e9, 3),
-        "time_s": round(best, 4),
-        "times_s": [round(s, 4) for s in times],
-        "median_time_s": round(statistics.median(times), 4),
-        "frames_per_s": round(frames / best, 4),
-        "gflop_per_s": round(flops / best / 1e9, 2),
-        "matmul_peak_gflop_per_s": round(peak / 1e9, 2),
-        "peak_fraction": round(flops / best / peak, 4),
-    }
-    result["peak_memory_mib"] = round(peak_memory, 1)
-    if device.type != "cuda":
-        result["rss_before_mib"] = round(rss_before, 1)
-    if profile is not None:
-        result["profile"] = profile
-    return result
+    peak = max(peak_before, matmul_peak(device, dtype, config.matmul_size))
+    return CaseResult(
+        torch=torch.__version__,
+        impl=spec.impl,
+        resolved_impl=impl,
+        checkpointing=spec.checkpointing,
+        channels_last=config.channels_last,
+        threads=spec.threads,
+        pass_name=spec.pass_name,
+        gflop=round(flops / 1e9, 3),
+        time_s=round(best, 4),
+        times_s=tuple(round(s, 4) for s in times),
+        median_time_s=round(statistics.median(times), 4),
+        frames_per_s=round(frames / best, 4),
+        gflop_per_s=round(flops / best / 1e9, 2),
+        matmul_peak_gflop_per_s=round(peak / 1e9, 2),
+        peak_fraction=round(flops / best / peak, 4),
+        peak_memory_mib=round(peak_memory, 1),
+        rss_before_mib=round(rss_before, 1) if device.type != "cuda" else None,
+        profile=profile,
+    )
 
 
-def _profile(one_pass: Callable[[], None], device, top: int = 15) -> list[dict]:
+def _profile(one_pass: Callable[[], None], device, top: int = 15) -> tuple[ProfileEntry, ...]:
     """The operators of one more pass, by self time (device time on CUDA), largest first."""
     from torch.profiler import ProfilerActivity, profile
 
@@ -304,129 +384,118 @@ def _profile(one_pass: Callable[[], None], device, top: int = 15) -> list[dict]:
     ops = [e for e in prof.key_averages() if getattr(e, attr) > 0]
     total = sum(getattr(e, attr) for e in ops)
     ops.sort(key=lambda e: getattr(e, attr), reverse=True)
-    return [
-        {
-            "op": e.key,
-            "self_s": round(getattr(e, attr) / 1e6, 4),
-            "share": round(getattr(e, attr) / total, 4),
-            "calls": e.count,
-        }
+    return tuple(
+        ProfileEntry(
+            op=e.key,
+            self_s=round(getattr(e, attr) / 1e6, 4),
+            share=round(getattr(e, attr) / total, 4),
+            calls=e.count,
+        )
         for e in ops[:top]
-    ]
+    )
 
 
 # --------------------------------------------------------------------------- all cases
 
 
 def run(
-    config: dict,
+    config: ModelConfig,
     impls: Sequence[str] = ("torchvision",),
     threads: Sequence[int] = (1,),
     passes: Sequence[str] = PASSES,
     checkpointing: Sequence[bool] = (False,),
     log: Callable[[str], None] = lambda m: print(m, file=sys.stderr),
-) -> dict:
-    """Run every (impl, threads, pass) case in its own process; returns JSON-ready results.
+) -> ModelResults:
+    """Run every (impl, threads, pass, checkpointing) case in its own process.
 
     Args:
-        config: the case settings shared by all cases: mid_channels, num_blocks, batch,
-            frames, height, width, device, precision, repeats, matmul_size, op, profile,
-            channels_last.
-        impls: deformable-conv formulations (`vsr.nn.deform.IMPLS`).
+        config: the settings shared by all cases.
+        impls: deformable-conv formulations (`vsr.nn.deform.IMPLS`, or "auto").
         threads: torch thread counts.
         passes: "forward" and/or "train".
         checkpointing: activation checkpointing (`BasicVSRPlusPlus.gradient_checkpointing`)
             off and/or on; it changes only training passes.
         log: progress messages.
     """
-    results: dict = {
-        "machine": machine_info(),
-        "config": dict(config),
-        "measured": "time_s: fastest timed pass (forward: no_grad inference; train: forward + "
-        "backward of the mean); gflop: FLOPs per pass (FlopCounterMode + deformable conv by hand); "
-        "peak_fraction: gflop_per_s / matmul_peak_gflop_per_s, both measured in the case's process; "
-        "peak_memory_mib: CPU resident-set high-water mark of the process, CUDA max allocated",
-        "cases": [],
-    }
     from vsr.nn.deform import IMPLS
 
     unknown = sorted(set(impls) - {"auto", *IMPLS})
     if unknown:
         raise ValueError(f"unknown --impls {unknown}: choose from auto, {', '.join(IMPLS)}")
+    machine = machine_info()
     # Checkpointing only changes training passes of the network: other cases run once, off.
-    cases: list[dict] = []
-    for impl in impls:
-        for n in threads:
-            for name in passes:
-                for ckpt in dict.fromkeys(
-                    c and name == "train" and not config.get("op") for c in checkpointing
-                ):
-                    cases.append(
-                        {**config, "impl": impl, "threads": n, "pass": name, "checkpointing": ckpt}
-                    )
-    for spec in cases:
-        label = f"[{case_label(spec)}, {spec['pass']}]"
+    specs = [
+        CaseSpec(config, impl, n, name, ckpt)
+        for impl in impls
+        for n in threads
+        for name in passes
+        for ckpt in dict.fromkeys(c and name == "train" and not config.op for c in checkpointing)
+    ]
+    cases = []
+    for spec in specs:
+        label = f"[{case_label(spec)}, {spec.pass_name}]"
         log(f"{label} running")
         env = {
             **os.environ,
-            "OMP_NUM_THREADS": str(spec["threads"]),
-            "MKL_NUM_THREADS": str(spec["threads"]),
+            "OMP_NUM_THREADS": str(spec.threads),
+            "MKL_NUM_THREADS": str(spec.threads),
         }
         proc = subprocess.run(
-            [sys.executable, "-m", "vsr.bench.model", "--case", json.dumps(spec)],
+            [sys.executable, "-m", "vsr.bench.model", "--case", json.dumps(spec.to_json())],
             capture_output=True,
             text=True,
             env=env,
         )
         if proc.returncode:
-            raise RuntimeError(f"case {spec} failed:\n{proc.stderr}")
-        row = json.loads(proc.stdout.strip().splitlines()[-1])
+            raise RuntimeError(f"case {spec.to_json()} failed:\n{proc.stderr}")
+        case = CaseResult.from_json(json.loads(proc.stdout.strip().splitlines()[-1]))
         log(
-            f"{label} {row['time_s']} s, {row['gflop']} GFLOP, "
-            f"{100 * row['peak_fraction']:.1f}% of matmul peak, {row['peak_memory_mib']} MiB"
+            f"{label} {case.time_s} s, {case.gflop} GFLOP, "
+            f"{100 * case.peak_fraction:.1f}% of matmul peak, {case.peak_memory_mib} MiB"
         )
-        for op in row.get("profile", [])[:8]:
-            log(
-                f"    {100 * op['share']:5.1f}%  {op['self_s']:8.3f} s  {op['calls']:5d}x  {op['op']}"
-            )
-        results["cases"].append(row)
-    return results
+        for op in (case.profile or ())[:8]:
+            log(f"    {100 * op.share:5.1f}%  {op.self_s:8.3f} s  {op.calls:5d}x  {op.op}")
+        cases.append(case)
+    return ModelResults(machine, config, MEASURED, tuple(cases))
 
 
-def case_label(case: dict) -> str:
+def case_label(case: CaseSpec | CaseResult) -> str:
     """Short name of a case within its pass: formulation (as run), threads, checkpointing."""
-    impl = case["impl"]
-    if case.get("resolved_impl", impl) != impl:
-        impl += f" ({case['resolved_impl']})"
-    label = f"{impl}, {case['threads']} thread{'s' if case['threads'] > 1 else ''}"
-    return label + (", checkpointing" if case.get("checkpointing") else "")
+    impl = case.impl
+    resolved = getattr(case, "resolved_impl", impl)
+    if resolved != impl:
+        impl += f" ({resolved})"
+    label = f"{impl}, {case.threads} thread{'s' if case.threads > 1 else ''}"
+    return label + (", checkpointing" if case.checkpointing else "")
 
 
-def plot(results: dict, path: str) -> None:
+def plot(results: ModelResults | dict, path: str) -> None:
     """Horizontal bars: seconds per pass of every case, labelled with the share of the matmul
     peak and the peak memory; forward and training passes side by side, the reference
-    (torchvision's kernel) in grey."""
+    (torchvision's kernel) in grey. `results` may be the JSON read back."""
     import matplotlib
 
     matplotlib.use("Agg")
     from matplotlib import pyplot as plt
 
-    cases = results["cases"]
-    passes = [p for p in PASSES if any(c["pass"] == p for c in cases)]
+    if isinstance(results, dict):
+        results = ModelResults.from_json(results)
+    cases = results.cases
+    passes = [p for p in PASSES if any(c.pass_name == p for c in cases)]
     fig, axes = plt.subplots(
         1, len(passes), figsize=(7.5 * len(passes), 0.5 * len(cases) + 1.6), dpi=110, squeeze=False
     )
     for ax, name in zip(axes[0], passes, strict=True):
-        rows = [c for c in cases if c["pass"] == name]
-        times = [c["time_s"] for c in rows]
-        colors = ["tab:gray" if c["impl"] == "torchvision" else "tab:blue" for c in rows]
+        rows = [c for c in cases if c.pass_name == name]
+        times = [c.time_s for c in rows]
+        colors = ["tab:gray" if c.impl == "torchvision" else "tab:blue" for c in rows]
         bars = ax.barh(range(len(rows)), times, color=colors, alpha=0.85)
         ax.set_yticks(range(len(rows)), [case_label(c) for c in rows], fontsize=8)
         ax.invert_yaxis()
         for bar, c in zip(bars, rows, strict=True):
             ax.annotate(
-                f" {c['time_s']:.3g} s, {100 * c['peak_fraction']:.0f}% of peak, "
-                f"{c['peak_memory_mib']:.0f} MiB",
+                f" {c.time_s:.3g} s, {100 * c.peak_fraction:.0f}% of peak, "
+                f"{c.peak_memory_mib:.0f} MiB",
                 (bar.get_width(), bar.get_y() + bar.get_height() / 2),
                 va="center",
                 fontsize=7,
@@ -435,15 +504,11 @@ def plot(results: dict, path: str) -> None:
         ax.set_xlabel("seconds per pass (fastest)")
         ax.set_title(name, fontsize=10)
         ax.grid(True, axis="x", alpha=0.3)
-    config = results["config"]
-    shape = f"{config['batch']}x{config['frames']}x{config['height']}x{config['width']}"
-    what = (
-        "deformable conv alone"
-        if config.get("op")
-        else f"c{config['mid_channels']}n{config['num_blocks']}"
-    )
+    config = results.config
+    shape = f"{config.batch}x{config.frames}x{config.height}x{config.width}"
+    what = "deformable conv alone" if config.op else f"c{config.mid_channels}n{config.num_blocks}"
     fig.suptitle(
-        f"vsr-bench model: {what}, {shape}, {config['device']}, {config['precision']}", fontsize=10
+        f"vsr-bench model: {what}, {shape}, {config.device}, {config.precision}", fontsize=10
     )
     fig.tight_layout()
     fig.savefig(path)
@@ -499,12 +564,23 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--plot", help="also draw the results as bars to this PNG file")
 
 
-def run_from_args(args: argparse.Namespace, command: str = "vsr-bench model") -> dict:
+def run_from_args(args: argparse.Namespace, command: str = "vsr-bench model") -> ModelResults:
     """Run with parsed `vsr-bench model` options, print the JSON (and write `--out`)."""
-    keys = ("mid_channels", "num_blocks", "batch", "frames", "height", "width", "device")
-    config = {k: getattr(args, k) for k in keys}
-    config.update(precision=args.precision, repeats=args.repeats, matmul_size=args.matmul_size)
-    config.update(op=args.op, profile=args.profile, channels_last=args.channels_last)
+    config = ModelConfig(
+        mid_channels=args.mid_channels,
+        num_blocks=args.num_blocks,
+        batch=args.batch,
+        frames=args.frames,
+        height=args.height,
+        width=args.width,
+        device=args.device,
+        precision=args.precision,
+        repeats=args.repeats,
+        matmul_size=args.matmul_size,
+        op=args.op,
+        profile=args.profile,
+        channels_last=args.channels_last,
+    )
     checkpointing = [c == "on" for c in args.checkpointing]  # repeats are dropped by run()
     results = run(config, args.impls, args.threads, args.passes, checkpointing)
     results = emit(results, command, args.out)
@@ -517,7 +593,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """`python -m vsr.bench.model`: `vsr-bench model`, or one case (`--case JSON`, internal)."""
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv[:1] == ["--case"]:
-        print(json.dumps(run_case(json.loads(argv[1]))))
+        print(json.dumps(run_case(CaseSpec.from_json(json.loads(argv[1]))).to_json()))
         return 0
     parser = argparse.ArgumentParser(prog="vsr-bench model", description=__doc__.split("\n\n")[0])
     add_arguments(parser)

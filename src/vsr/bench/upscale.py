@@ -15,32 +15,60 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
-import resource
 import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
-
-def _rss_mib() -> float:
-    """Resident memory of this process now, in MiB (Linux; 0 elsewhere)."""
-    try:
-        with open("/proc/self/status") as status:
-            for line in status:
-                if line.startswith("VmRSS:"):
-                    return int(line.split()[1]) / 1024
-    except OSError:
-        pass
-    return 0.0
+from vsr.machine import machine_info, peak_rss_mib, rss_mib
 
 
-def _peak_rss_mib() -> float:
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return peak / 1024 / (1024 if sys.platform == "darwin" else 1)  # bytes on macOS, KiB else
+@dataclass(frozen=True)
+class UpscaleCase:
+    """One upscaled video: its length, how it was cut, time and memory (one of `results`).
+
+    Attributes:
+        frames: the video's length.
+        mode: "chunk C + O" (streamed: C frames a window, O of context each side) or
+            "whole clip" (one model call).
+        seconds, frames_per_s: the upscaling's wall time and rate.
+        rss_before_mib: resident memory before upscaling (interpreter, libraries, model).
+        peak_rss_mib: the process's resident-set high-water mark after it.
+        growth_mib: peak_rss_mib - rss_before_mib.
+    """
+
+    frames: int
+    mode: str
+    seconds: float
+    frames_per_s: float
+    rss_before_mib: float
+    peak_rss_mib: float
+    growth_mib: float
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class UpscaleResults:
+    """A run of `vsr-bench upscale`: the setup in words and one case per length and mode."""
+
+    setup: str
+    results: tuple[UpscaleCase, ...] = field(default_factory=tuple)
+    command: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "command": self.command,
+            "setup": self.setup,
+            "results": [case.to_json() for case in self.results],
+        }
 
 
 def make_video(path: Path, num_frames: int, size: int, seed: int = 0) -> None:
@@ -54,7 +82,7 @@ def make_video(path: Path, num_frames: int, size: int, seed: int = 0) -> None:
             writer.write(np.roll(texture, -i, axis=1)[:, :size])
 
 
-def run_case(args: argparse.Namespace) -> dict:
+def run_case(args: argparse.Namespace) -> UpscaleCase:
     """One measurement, in this process: upscale `args.video` and report time and memory."""
     import torch
 
@@ -66,26 +94,26 @@ def run_case(args: argparse.Namespace) -> dict:
     model = BasicVSRPlusPlus(mid_channels=args.mid_channels, num_blocks=args.num_blocks)
     chunk = args.frames if args.whole else args.chunk
     overlap = 0 if args.whole else args.overlap
-    before = _rss_mib()
+    before = rss_mib()
     with tempfile.TemporaryDirectory() as tmp:
         start = time.perf_counter()
         result = upscale_video(
             args.video, Path(tmp) / "out.mp4", model, chunk=chunk, overlap=overlap
         )
         seconds = time.perf_counter() - start
-    peak = _peak_rss_mib()
-    return {
-        "frames": result.frames,
-        "mode": "whole clip" if args.whole else f"chunk {chunk} + {overlap}",
-        "seconds": round(seconds, 2),
-        "frames_per_s": round(result.frames / seconds, 2),
-        "rss_before_mib": round(before, 1),
-        "peak_rss_mib": round(peak, 1),
-        "growth_mib": round(peak - before, 1),
-    }
+    peak = peak_rss_mib()
+    return UpscaleCase(
+        frames=result.frames,
+        mode="whole clip" if args.whole else f"chunk {chunk} + {overlap}",
+        seconds=round(seconds, 2),
+        frames_per_s=round(result.frames / seconds, 2),
+        rss_before_mib=round(before, 1),
+        peak_rss_mib=round(peak, 1),
+        growth_mib=round(peak - before, 1),
+    )
 
 
-def measure(frames: int, video: Path, args: argparse.Namespace, whole: bool = False) -> dict:
+def measure(frames: int, video: Path, args: argparse.Namespace, whole: bool = False) -> UpscaleCase:
     """Run one case in a fresh interpreter, so its memory peak is its own."""
     command = [
         sys.executable,
@@ -113,18 +141,18 @@ def measure(frames: int, video: Path, args: argparse.Namespace, whole: bool = Fa
     done = subprocess.run(command, capture_output=True, text=True, env=env, check=False)
     if done.returncode != 0:
         raise RuntimeError(f"benchmark case failed:\n{done.stderr}")
-    return json.loads(done.stdout.strip().splitlines()[-1])
+    return UpscaleCase(**json.loads(done.stdout.strip().splitlines()[-1]))
 
 
-def markdown(rows: list[dict]) -> str:
+def markdown(rows: Sequence[UpscaleCase]) -> str:
     head = (
         "| frames | mode | time (s) | frames/s | RSS before (MiB) | peak RSS (MiB) | growth (MiB) |"
     )
     lines = [head, "|---:|---|---:|---:|---:|---:|---:|"]
     for r in rows:
         lines.append(
-            f"| {r['frames']} | {r['mode']} | {r['seconds']} | {r['frames_per_s']} | "
-            f"{r['rss_before_mib']} | {r['peak_rss_mib']} | {r['growth_mib']} |"
+            f"| {r.frames} | {r.mode} | {r.seconds} | {r.frames_per_s} | "
+            f"{r.rss_before_mib} | {r.peak_rss_mib} | {r.growth_mib} |"
         )
     return "\n".join(lines)
 
@@ -148,17 +176,20 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--case", type=Path, help=argparse.SUPPRESS)  # internal: one measurement
 
 
-def run_from_args(args: argparse.Namespace, command: str = "vsr-bench upscale") -> dict:
+def run_from_args(
+    args: argparse.Namespace, command: str = "vsr-bench upscale"
+) -> UpscaleResults | UpscaleCase:
     """Run with parsed `vsr-bench upscale` options: each length in a fresh process (or, with
     the internal `--case`, one measurement in this one); print and return the results."""
     if args.case is not None:
         args.video, args.frames = args.case, args.frames[0]
         result = run_case(args)
-        print(json.dumps(result))
+        print(json.dumps(result.to_json()))
         return result
 
     import torch
 
+    machine = machine_info()
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         for frames in args.frames:
@@ -167,16 +198,16 @@ def run_from_args(args: argparse.Namespace, command: str = "vsr-bench upscale") 
             runs = [False] + ([True] if args.whole and frames <= args.whole_max else [])
             for whole in runs:
                 row = measure(frames, video, args, whole=whole)
-                print(json.dumps(row), flush=True)
+                print(json.dumps(row.to_json()), flush=True)
                 rows.append(row)
     setup = (
-        f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
+        f"{machine['processor']}, {machine['cpu_count']} cores, "
         f"torch {torch.__version__}, {args.threads} thread(s); BasicVSR++ c{args.mid_channels}"
         f"n{args.num_blocks} x4, {args.size}x{args.size} -> {4 * args.size}x{4 * args.size}, "
         "lossless mkv in, libx264 mp4 out"
     )
     print(f"\n{setup}\n\n{markdown(rows)}")
-    results = {"command": command, "setup": setup, "results": rows}
+    results = UpscaleResults(setup, tuple(rows), command)
     if args.out:
-        args.out.write_text(json.dumps(results, indent=2))
+        args.out.write_text(json.dumps(results.to_json(), indent=2))
     return results

@@ -13,66 +13,36 @@ conversion never leaves a DST that looks usable; running the command again start
 from __future__ import annotations
 
 import argparse
-import shutil
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from vsr.data.stores import ClipInfo
-
-FORMATS = {"arrays": "vsr-arrays", "lmdb": "vsr-lmdb", "shards": "vsr-shards"}
+from vsr.data.backends.base import ClipInfo, partial_path
 
 
 class PrepareError(Exception):
     """A problem to report in one message, without a traceback."""
 
 
-def detect_layout(root: Path) -> str:
-    """`reds`, `vimeo` or `folder`, from the folders found under root."""
-    if (root / "train_sharp").is_dir() or (root / "val_sharp").is_dir():
-        return "reds"
-    if (root / "sequences").is_dir() or (root / "sep_trainlist.txt").is_file():
-        return "vimeo"
-    return "folder"
-
-
 def open_source(args: argparse.Namespace):
-    """The `FolderStore` over SRC and the `ClipInfo` of its clips, after checking every file."""
-    from vsr.data.folder import FolderStore
-    from vsr.data.layouts import discover, read_list_file
-    from vsr.data.validate import scan_layout
+    """The store over SRC, the `ClipInfo` of its clips (every file checked) and its layout."""
+    from vsr.data.source import DataSource
 
     root = Path(args.src).expanduser()
     if not root.is_dir():
         raise PrepareError(f"source {root} does not exist or is not a folder")
-    kind = args.layout if args.layout != "auto" else detect_layout(root)
-    options = dict(
-        scale=args.scale,
+    source = DataSource(
+        kind=args.layout,
+        root=root,
+        split=args.split,
         degradation=args.degradation,
         lr_source={"auto": "auto", "stored": "stored", "none": "generate"}[args.lr],
+        gt_dir=args.gt_dir,
         lr_dir=args.lr_dir,
-    )
-    if kind != "reds":
-        options["gt_dir"] = args.gt_dir
-    split = args.split
-    clips = None
-    if kind == "vimeo" and split == "all" and args.list_file is None:
-        # Vimeo-90K has no "all" list: take the train and test lists together.
-        clips = []
-        for name in ("sep_trainlist.txt", "sep_testlist.txt"):
-            if (root / name).is_file():
-                clips += [c for c in read_list_file(root / name) if c not in clips]
-        split = None
-    layout = discover(
-        kind,  # type: ignore[arg-type]
-        root,
-        split=split,
         list_file=args.list_file,
-        clips=clips,
-        **options,  # type: ignore[arg-type]
     )
-    infos = scan_layout(layout, scale=args.scale)
-    return FolderStore.from_layout(layout, infos), infos, kind
+    found = source.open(role="eval", scale=args.scale)
+    return found.store, found.infos, source.dataset_kind()
 
 
 def _progress(description: str):
@@ -98,71 +68,39 @@ def _frames(infos: dict[str, ClipInfo]) -> int:
     return sum(i.num_frames * (2 if i.lr_size is not None else 1) for i in infos.values())
 
 
-def _is_complete(path: Path, fmt: str) -> bool:
-    from vsr.data.array_store import read_manifest
-
-    try:
-        read_manifest(path, fmt)
-    except OSError:
-        return False
-    return True
-
-
 def convert(args: argparse.Namespace) -> Path:
     """Run one conversion (`arrays`, `lmdb` or `shards`) atomically; returns DST."""
+    from vsr.data.backends.lmdb import DEFAULT_DB_NAMES, REDS_DB_NAMES
+    from vsr.data.backends.registry import is_complete, write_store
+
     dst = Path(args.dst).expanduser()
-    fmt = FORMATS[args.command]
     if dst.exists() and not args.force:
-        if _is_complete(dst, fmt):
+        if is_complete(dst, args.command):
             print(f"{dst} is already a complete {args.command} store; nothing to do")
             return dst
         raise PrepareError(f"{dst} exists and is not a complete {args.command} store; use --force")
-    partial = dst.with_name(dst.name + ".partial")
-    if partial.exists():
-        print(f"removing {partial}, left by an interrupted conversion")
-        shutil.rmtree(partial)
+    if partial_path(dst).exists():
+        print(f"removing {partial_path(dst)}, left by an interrupted conversion")
 
     src, infos, kind = open_source(args)
     total = _frames(infos)
     print(f"{args.src}: {kind} layout, {len(infos)} clips, {total} frames -> {dst}")
-    partial.mkdir(parents=True)
-    try:
-        if args.command == "shards":
-            from vsr.data.shard_store import write_shards
-
-            write_shards(
-                src,
-                partial,
-                encoding=args.encoding,
-                chunk_bytes=args.chunk_bytes,
-                verbose=not args.quiet,
-            )
-        else:
-            with _progress(args.command) as bar:
-                task = bar.add_task(args.command, total=total)
-                advance: Callable[[int], None] = lambda n: bar.advance(task, n)  # noqa: E731
-                if args.command == "arrays":
-                    from vsr.data.array_store import write_arrays
-
-                    write_arrays(src, partial, progress=advance)
-                else:
-                    from vsr.data.lmdb_store import DEFAULT_DB_NAMES, REDS_DB_NAMES, write_lmdb
-
-                    names = REDS_DB_NAMES if kind == "reds" else DEFAULT_DB_NAMES
-                    write_lmdb(
-                        src,
-                        partial,
-                        db_names=names,
-                        compress_level=args.compress_level,
-                        progress=advance,
-                    )
-    except BaseException:
-        # A failed conversion cleans up after itself; only a killed one leaves DST.partial.
-        shutil.rmtree(partial, ignore_errors=True)
-        raise
-    if dst.exists():  # --force: replace only now that the new store is complete
-        shutil.rmtree(dst)
-    partial.rename(dst)
+    if args.command == "shards":
+        options = {
+            "encoding": args.encoding,
+            "chunk_bytes": args.chunk_bytes,
+            "verbose": not args.quiet,
+        }
+        write_store("shards", src, dst, overwrite=True, **options)
+    else:
+        with _progress(args.command) as bar:
+            task = bar.add_task(args.command, total=total)
+            advance: Callable[[int], None] = lambda n: bar.advance(task, n)  # noqa: E731
+            options = {"progress": advance}
+            if args.command == "lmdb":
+                options["db_names"] = REDS_DB_NAMES if kind == "reds" else DEFAULT_DB_NAMES
+                options["compress_level"] = args.compress_level
+            write_store(args.command, src, dst, overwrite=True, **options)
     print(f"wrote {dst}")
     return dst
 
@@ -195,18 +133,16 @@ def build_parser() -> argparse.ArgumentParser:
         epilog="Run `vsr-prepare COMMAND --help` for the options of each command.",
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    helps = {
-        "arrays": "memory-mapped uint8 frame packs (fastest local reads, largest on disk)",
-        "lmdb": "BasicSR-compatible LMDB databases of PNG frames",
-        "shards": "litdata chunks, streamable from object storage",
-    }
-    for name, text in helps.items():
+    from vsr.data.backends.registry import BACKENDS
+
+    for name, backend in BACKENDS.items():
+        text = backend.help
         p = sub.add_parser(name, help=text, description=f"Convert SRC into {text}.")
         p.add_argument("src", metavar="SRC", help="dataset root")
         p.add_argument("dst", metavar="DST", help="output folder (written as DST.partial first)")
         p.add_argument(
             "--layout",
-            choices=("auto", "reds", "vimeo", "folder"),
+            choices=("auto", "reds", "vimeo", "folder"),  # `vsr.data.splits.detect_kind`
             default="auto",
             help="layout of SRC (default: detect from its folders)",
         )

@@ -13,14 +13,16 @@ a handful of knobs, each benchmark's protocol is fixed by its name (so it cannot
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import re
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from vsr.evaluation.benchmarks import BENCHMARKS, Benchmark, describe_presets, parse_bench
+
+if TYPE_CHECKING:  # evaluate imports torch, which --help and the path checks do without
+    from vsr.evaluation.evaluate import BenchmarkResult, ClipScore, EvaluationResult
 
 PER_CLIP_TABLE_LIMIT = 50  # longer benchmarks (Vimeo-90K-T: 7,824 clips) go to the CSV only
 
@@ -91,7 +93,8 @@ def build_parser() -> argparse.ArgumentParser:
         help="where results.json, results.csv and frames go (default: results/<checkpoint stem>)",
     )
     parser.add_argument(
-        "--device", help="cpu, cuda, cuda:1, mps, ... (default: cuda if available, else cpu)"
+        "--device",
+        help="cpu, cuda, cuda:1, mps, ... (default: cuda if available, then mps, else cpu)",
     )
     parser.add_argument(
         "--ensemble",
@@ -221,17 +224,13 @@ def resolve_benchmarks(args: argparse.Namespace) -> list[Benchmark]:
         if bench.name == "folder":
             assert bench.root is not None
             label = re.sub(r"[^A-Za-z0-9_.-]+", "_", bench.root.resolve().name) or "folder"
-            bench = _replace(bench, name=label, title=label, **custom)
+            bench = bench.replace(name=label, title=label, **custom)
         name, n = bench.name, 2
         while name in taken:
             name, n = f"{bench.name}-{n}", n + 1
         taken.add(name)
-        out.append(_replace(bench, name=name) if name != bench.name else bench)
+        out.append(bench.replace(name=name) if name != bench.name else bench)
     return out
-
-
-def _replace(bench: Benchmark, **changes: Any) -> Benchmark:
-    return dataclasses.replace(bench, **changes)
 
 
 def _console(stderr: bool = False):
@@ -240,24 +239,23 @@ def _console(stderr: bool = False):
     return Console(stderr=stderr, highlight=False)
 
 
-def clip_table(result: dict[str, Any]):
+def clip_table(result: BenchmarkResult):
     """Rich table of one benchmark's clips, with the mean as the last row."""
     from rich.table import Table
 
-    protocol = result["protocol"]
-    table = Table(title=f"{result['title']}, {protocol['channel']}", title_justify="left")
+    table = Table(title=f"{result.title}, {result.protocol['channel']}", title_justify="left")
     for column in ("clip", "frames", "PSNR", "SSIM", "seconds"):
         table.add_column(column, justify="left" if column == "clip" else "right")
-    for clip, record in result["clips"].items():
+    for clip, score in result.clips.items():
         table.add_row(
             clip,
-            str(len(record["frames"])),
-            f"{record['psnr']:.4f}",
-            f"{record['ssim']:.4f}",
-            f"{record['seconds']:.2f}",
+            str(len(score.frames)),
+            f"{score.psnr:.4f}",
+            f"{score.ssim:.4f}",
+            f"{score.seconds:.2f}",
         )
     table.add_section()
-    table.add_row("mean", "", f"{result['psnr']:.4f}", f"{result['ssim']:.4f}", "", style="bold")
+    table.add_row("mean", "", f"{result.psnr:.4f}", f"{result.ssim:.4f}", "", style="bold")
     return table
 
 
@@ -271,20 +269,20 @@ def _scored(protocol: dict[str, Any]) -> str:
     return f"mirrored input, {text} (mean of its 2 outputs)" if protocol["mirror"] else text
 
 
-def summary_table(results: dict[str, Any]):
+def summary_table(results: EvaluationResult):
     """Rich table with one row per benchmark: clips, channel, mean PSNR and SSIM."""
     from rich.table import Table
 
     table = Table(title="mean over clips", title_justify="left")
     for column in ("benchmark", "clips", "channel", "PSNR", "SSIM"):
         table.add_column(column, justify="left" if column == "benchmark" else "right")
-    for name, result in results["benchmarks"].items():
+    for name, result in results.benchmarks.items():
         table.add_row(
             name,
-            str(result["num_clips"]),
-            result["protocol"]["channel"],
-            f"{result['psnr']:.4f}",
-            f"{result['ssim']:.4f}",
+            str(result.num_clips),
+            result.protocol["channel"],
+            f"{result.psnr:.4f}",
+            f"{result.ssim:.4f}",
         )
     return table
 
@@ -319,17 +317,17 @@ def run(args: argparse.Namespace, benchmarks: list[Benchmark]) -> Path:
         )
         tasks[bench.name] = progress.add_task(bench.name, total=len(clips))
 
-    def on_clip(bench: Benchmark, clip: str, record: dict[str, Any]) -> None:
+    def on_clip(bench: Benchmark, clip: str, score: ClipScore) -> None:
         progress.advance(tasks[bench.name])
 
-    def on_done(bench: Benchmark, result: dict[str, Any]) -> None:
+    def on_done(bench: Benchmark, result: BenchmarkResult) -> None:
         progress.remove_task(tasks[bench.name])
-        if result["num_clips"] <= PER_CLIP_TABLE_LIMIT:
+        if result.num_clips <= PER_CLIP_TABLE_LIMIT:
             console.print(clip_table(result))
         else:
             console.print(
-                f"{result['title']}: {result['num_clips']} clips, per-clip scores in the CSV; "
-                f"mean PSNR {result['psnr']:.4f}, SSIM {result['ssim']:.4f}"
+                f"{result.title}: {result.num_clips} clips, per-clip scores in the CSV; "
+                f"mean PSNR {result.psnr:.4f}, SSIM {result.ssim:.4f}"
             )
 
     with progress:
@@ -350,12 +348,12 @@ def run(args: argparse.Namespace, benchmarks: list[Benchmark]) -> Path:
             on_clip=on_clip,
             on_done=on_done,
         )
-    results["command"] = " ".join(["vsr-test", *sys.argv[1:]])
+    results.command = " ".join(["vsr-test", *sys.argv[1:]])
     json_path, csv_path = write_results(results, out)
-    arch = results["architecture"]
+    arch = results.architecture
     console.print(
         f"checkpoint {checkpoint.name}: c{arch.get('mid_channels')}n{arch.get('num_blocks')} "
-        f"x{arch.get('scale', 1)}, {arch['parameters']:,} parameters, on {results['device']}"
+        f"x{arch.get('scale', 1)}, {arch['parameters']:,} parameters, on {results.device}"
         + (", x8 self-ensemble" if args.ensemble else "")
     )
     console.print(summary_table(results))

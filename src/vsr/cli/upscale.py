@@ -32,13 +32,12 @@ Out of memory? Lower --chunk, or tile large frames with --tile 256.
 
 
 def _fps(text: str) -> Fraction:
+    from vsr.inference.video_io import check_fps  # late: vsr.inference imports torch
+
     try:
-        value = Fraction(text)
-    except (ValueError, ZeroDivisionError) as err:
-        raise argparse.ArgumentTypeError(f"not a frame rate: {text!r}") from err
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"frame rate must be positive: {text!r}")
-    return value
+        return check_fps(text)
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(str(err)) from None
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -180,46 +179,10 @@ def run(args: argparse.Namespace) -> int:
     """Upscale as the parsed arguments say; returns the exit status (errors raise)."""
     import torch
 
-    from vsr.inference.upscale import precision_context, select_device, upscale_video
-    from vsr.inference.video_io import check_paths
-    from vsr.nn import load_generator
-    from vsr.nn.checkpoint import CheckpointError
+    from vsr.inference.upscale import upscale_video
 
     if args.threads:
         torch.set_num_threads(args.threads)
-    if min(args.chunk, args.overlap + 1, args.tile + 1, args.tile_overlap + 1) < 1:
-        raise ValueError("--chunk must be >= 1; --overlap, --tile, --tile-overlap >= 0")
-    if args.tile and args.tile_overlap >= args.tile:
-        raise ValueError(f"--tile-overlap ({args.tile_overlap}) must be smaller than --tile")
-
-    options = dict(
-        chunk=args.chunk,
-        overlap=args.overlap,
-        tile=args.tile,
-        tile_overlap=args.tile_overlap,
-        device=args.device,
-        precision=args.precision,
-        fps=args.fps,
-        codec=args.codec,
-        crf=args.crf,
-        pix_fmt=args.pix_fmt,
-        lossless=args.lossless,
-        overwrite=args.overwrite,
-    )
-    # Cheap checks first, so a wrong path does not wait for a large checkpoint to load.
-    check_paths(args.input, args.output, args.overwrite)
-    precision_context(select_device(args.device), args.precision)
-    try:
-        model = load_generator(args.checkpoint, trusted=args.trust_checkpoint)
-    except CheckpointError as err:
-        if err.__cause__ is None:
-            raise
-        # torch.load's own message runs over many lines; the type is enough here.
-        raise CheckpointError(
-            f"cannot read {args.checkpoint} as a PyTorch checkpoint "
-            f"({type(err.__cause__).__name__}); if it holds Python objects besides tensors and "
-            "you trust its source, pass --trust-checkpoint (--debug shows the details)"
-        ) from err
     bar = task = None
 
     def progress(done: int, total: int | None) -> None:
@@ -231,8 +194,25 @@ def run(args: argparse.Namespace) -> int:
         bar.update(task, completed=done, total=total)
 
     try:
+        # Paths and settings are checked before the checkpoint is loaded.
         result = upscale_video(
-            args.input, args.output, model, progress=None if args.quiet else progress, **options
+            args.input,
+            args.output,
+            args.checkpoint,
+            trusted=args.trust_checkpoint,
+            chunk=args.chunk,
+            overlap=args.overlap,
+            tile=args.tile,
+            tile_overlap=args.tile_overlap,
+            device=args.device,
+            precision=args.precision,
+            fps=args.fps,
+            codec=args.codec,
+            crf=args.crf,
+            pix_fmt=args.pix_fmt,
+            lossless=args.lossless,
+            overwrite=args.overwrite,
+            progress=None if args.quiet else progress,
         )
     finally:
         if bar is not None:

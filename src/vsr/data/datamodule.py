@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -13,43 +13,13 @@ from lightning.pytorch import LightningDataModule
 from torch.utils.data import DataLoader
 from torchdata.stateful_dataloader import StatefulDataLoader
 
+from vsr.data.backends.base import DataError, FrameStore
+from vsr.data.corruptions import Corruption
 from vsr.data.datasets import EpochSampler, EvalClips, ShardSampler, TrainWindows
 from vsr.data.demo import DemoConfig, build_demo
-from vsr.data.folder import FolderStore
-from vsr.data.layouts import (
-    REDS4_CLIPS,
-    REDS_NUM_TRAIN,
-    Role,
-    discover,
-    natural_key,
-    read_list_file,
-)
-from vsr.data.registry import open_store
-from vsr.data.stores import ClipInfo, FrameStore
-from vsr.data.validate import DataError, check_store, raise_problems, scan_layout
+from vsr.data.source import Backend, DataSource, open_source_backend
 
 log = logging.getLogger(__name__)
-
-# Keys an entry of `val_sets` / `test_sets` may set; the others come from the data module.
-EVAL_SET_KEYS = frozenset(
-    {
-        "name",
-        "kind",
-        "root",
-        "split",
-        "degradation",
-        "lr_source",
-        "gt_dir",
-        "lr_dir",
-        "list_file",
-        "clips",
-        "mirror",
-        "gt_frames",
-        "max_frames",
-        "backend",
-    }
-)
-Backend = str | os.PathLike | FrameStore | Callable[[], FrameStore]
 
 
 class VSRDataModule(LightningDataModule):
@@ -63,7 +33,7 @@ class VSRDataModule(LightningDataModule):
     outputs `pred_index[0, j]` (k = 2 for Vimeo-90K-T's mirrored protocol, else 1).
 
     Args:
-        kind: dataset layout, `reds`, `vimeo` or `folder` (see `vsr.data.layouts`).
+        kind: dataset layout, `reds`, `vimeo`, `folder` or `auto` (see `vsr.data.layouts`).
         root: dataset root.
         split: training split (None: `reds4_train`, Vimeo-90K `train`, folder `all`).
         scale: upscaling factor.
@@ -79,7 +49,8 @@ class VSRDataModule(LightningDataModule):
         temporal_reverse: random reversal of training windows.
         mirror: append each training window reversed (Vimeo-90K: 7 -> 14 frames).
         degradation: `bi` or `bd`: makes missing low-res frames, and names the default
-            low-res folders (`BIx4`, `BDx4`).
+            low-res folders (`BIx4`, `BDx4`); or a corruption of every input
+            (`vsr.data.corruptions.GaussianNoise`, `VideoCompression`; Hydra: a `_target_` node).
         lr_source: `auto` (stored low-res frames if their folder exists, else made on the
             fly), `stored` or `generate`.
         gt_dir: GT folder relative to root (Vimeo-90K and folder layouts; None: detect).
@@ -88,14 +59,14 @@ class VSRDataModule(LightningDataModule):
         clips: explicit training clip names (overrides split and list_file).
         backend: where the frames are read from: `folder` (the image files under `root`,
             decoded with Pillow), the path of a store converted with `vsr-prepare arrays |
-            lmdb | shards` (or BasicSR LMDB databases; see `vsr.data.registry.open_store`), a
+            lmdb | shards` (or BasicSR LMDB databases; see `vsr.data.backends.registry.open_store`), a
             `FrameStore`, or a function returning one (Hydra: `_target_` + `_partial_: true`).
             A store's clips are chosen by name like the layouts choose them (`split`,
             `list_file`, `clips`; REDS4 held out by default), so a store converted from the
             whole dataset (`--split all`) serves every split. With a store, `root` is only
             read for Vimeo-90K's `sep_trainlist.txt` / `sep_testlist.txt` and for eval sets
             with a `root` of their own.
-        val_sets: validation sets, each a mapping with keys among `EVAL_SET_KEYS`; missing
+        val_sets: validation sets, each a mapping of `DataSource` fields; missing
             keys default to this module's (`root`, `kind`, `degradation`, ...) and `split` to
             the layout's evaluation split (REDS4, Vimeo-90K-T). `backend` defaults to this
             module's for a set of the training dataset (no `root` or `kind` of its own, or the
@@ -127,7 +98,7 @@ class VSRDataModule(LightningDataModule):
         transpose: bool = True,
         temporal_reverse: bool = False,
         mirror: bool = False,
-        degradation: str = "bi",
+        degradation: str | Corruption = "bi",
         lr_source: str = "auto",
         gt_dir: str | None = None,
         lr_dir: str | None = None,
@@ -144,11 +115,27 @@ class VSRDataModule(LightningDataModule):
         demo: Mapping[str, Any] | None = None,
     ) -> None:
         super().__init__()
-        self.save_hyperparameters(ignore=None if isinstance(backend, str) else ["backend"])
-        _check_backend(backend)
-        self.kind = kind
+        # Objects (a FrameStore, a corruption) stay out of the checkpoint's hyper-parameters.
+        objects = [
+            k
+            for k, v in (("backend", backend), ("degradation", degradation))
+            if not isinstance(v, str)
+        ]
+        self.save_hyperparameters(ignore=objects or None)
+        self.source = DataSource(
+            kind=kind,
+            root=root,
+            split=split,
+            degradation=degradation,
+            lr_source=lr_source,  # type: ignore[arg-type]
+            gt_dir=gt_dir,
+            lr_dir=lr_dir,
+            list_file=list_file,
+            clips=tuple(clips) if clips is not None else None,
+            mirror=mirror,
+            backend=backend,
+        )
         self.root = root
-        self.split = split
         self.scale = scale
         self.num_frames = num_frames
         self.gt_patch_size = gt_patch_size
@@ -157,14 +144,8 @@ class VSRDataModule(LightningDataModule):
         self.samples_per_epoch = samples_per_epoch
         self.flags = {"hflip": hflip, "vflip": vflip, "transpose": transpose}
         self.temporal_reverse = temporal_reverse
-        self.mirror = mirror
-        self.degradation = degradation
-        self.lr_source = lr_source
-        self.gt_dir, self.lr_dir, self.list_file = gt_dir, lr_dir, list_file
-        self.clips = list(clips) if clips is not None else None
-        self.backend = backend
-        self.val_specs = [self._eval_spec(s) for s in val_sets or ()]
-        self.test_specs = [self._eval_spec(s) for s in test_sets or ()]
+        self.val_sources = [self.source.derive(s) for s in val_sets or ()]
+        self.test_sources = [self.source.derive(s) for s in test_sets or ()]
         self.seed = seed or 0
         self.validate = validate
         self.pin_memory = torch.cuda.is_available() if pin_memory is None else pin_memory
@@ -177,25 +158,6 @@ class VSRDataModule(LightningDataModule):
         self._stores: dict[object, FrameStore] = {}  # opened back-ends, shared by the sets
 
     # ----------------------------------------------------------------------------- setup
-
-    def _eval_spec(self, spec: Mapping[str, Any]) -> dict[str, Any]:
-        spec = dict(spec)
-        unknown = set(spec) - EVAL_SET_KEYS
-        if unknown:
-            raise ValueError(
-                f"unknown keys {sorted(unknown)} in an eval set, expected {sorted(EVAL_SET_KEYS)}"
-            )
-        same_data = spec.get("kind", self.kind) == self.kind and str(
-            spec.get("root", self.root)
-        ) == str(self.root)
-        spec.setdefault("backend", self.backend if same_data else "folder")
-        _check_backend(spec["backend"])
-        spec.setdefault("kind", self.kind)
-        spec.setdefault("root", self.root)
-        spec.setdefault("name", Path(str(spec["root"])).name)
-        spec.setdefault("degradation", self.degradation)
-        spec.setdefault("lr_source", self.lr_source)
-        return spec
 
     def _rank(self) -> tuple[int, int]:
         """(rank, world size) from the trainer, torch.distributed, or (0, 1)."""
@@ -218,67 +180,35 @@ class VSRDataModule(LightningDataModule):
         if stage in (None, "fit") and self.train_set is None:
             self.train_set = self._build_train()
         if stage in (None, "fit", "validate") and self.val_datasets is None:
-            self.val_datasets = [self._build_eval(s) for s in self.val_specs]
+            self.val_datasets = [self._build_eval(s) for s in self.val_sources]
         if stage in (None, "test") and self.test_datasets is None:
-            self.test_datasets = [self._build_eval(s) for s in self.test_specs]
+            self.test_datasets = [self._build_eval(s) for s in self.test_sources]
 
     def _build_train(self) -> TrainWindows:
         rank, world_size = self._rank()
-        if _is_folder(self.backend):
-            layout = discover(
-                self.kind,
-                self.root,
-                role="train",
-                split=self.split,
-                scale=self.scale,
-                degradation=self.degradation,
-                lr_source=self.lr_source,
-                gt_dir=self.gt_dir,
-                lr_dir=self.lr_dir,
-                list_file=self.list_file,
-                clips=self.clips,
-            )
-            infos = self._scan(layout, self.num_frames, self.gt_patch_size)
-            store: FrameStore = FolderStore.from_layout(layout, infos)
-            names, generate = list(layout.clips), not layout.lr_stored
-            source = str(self.root)
-        else:
-            store = self._open(self.backend)
-            names = self._store_split(
-                store,
-                role="train",
-                kind=self.kind,
-                root=self.root,
-                split=self.split,
-                list_file=self.list_file,
-                clips=self.clips,
-            )
-            infos = check_store(
-                store,
-                names,
-                scale=self.scale,
-                num_frames=self.num_frames,
-                gt_patch_size=self.gt_patch_size,
-                need_lr=self.lr_source == "stored",
-                what=repr(store),
-            )
-            generate = True if self.lr_source == "generate" else None
-            source = repr(store)
+        found = self.source.open(
+            role="train",
+            scale=self.scale,
+            num_frames=self.num_frames,
+            gt_patch_size=self.gt_patch_size,
+            validate=self.validate,
+            open_backend=self._open,
+        )
         dataset = TrainWindows(
-            store,
-            names,
+            found.store,
+            found.names,
             num_frames=self.num_frames,
             scale=self.scale,
             gt_patch_size=self.gt_patch_size,
             temporal_reverse=self.temporal_reverse,
-            mirror=self.mirror,
-            degradation=self.degradation,
-            generate_lr=generate,
+            mirror=self.source.mirror,
+            degradation=self.source.degradation,
+            generate_lr=found.generate_lr,
             samples_per_epoch=self.samples_per_epoch,
             seed=self.seed,
             rank=rank,
             world_size=world_size,
-            infos=infos,
+            infos=found.infos,
             **self.flags,
         )
         if len(dataset) < self.batch_size:
@@ -287,178 +217,61 @@ class VSRDataModule(LightningDataModule):
                 f"{world_size} ranks) make no full batch of {self.batch_size}: raise "
                 "samples_per_epoch"
             )
-        low_res = f"made on the fly ({self.degradation})" if dataset.generate_lr else "stored"
+        low_res = (
+            f"made on the fly ({self.source.degradation})" if dataset.generate_lr else "stored"
+        )
         log.info(
             "training data: %d clips of %s, %d samples per epoch per rank, low-res %s",
-            len(names),
-            source,
+            len(found.names),
+            found.description,
             len(dataset),
             low_res,
         )
         return dataset
-
-    def _scan(self, layout, num_frames: int, gt_patch_size: int | None) -> dict[str, ClipInfo]:
-        if self.validate:
-            return scan_layout(
-                layout, scale=self.scale, num_frames=num_frames, gt_patch_size=gt_patch_size
-            )
-        raise_problems(layout.problems, f"the dataset at {layout.root}")
-        return FolderStore.from_layout(layout).clips()
 
     def _open(self, backend: Backend) -> FrameStore:
         """The store of a non-folder back-end, opened once and shared by train and eval sets."""
         key = os.fspath(backend) if isinstance(backend, str | os.PathLike) else id(backend)
         store = self._stores.get(key)
         if store is None:
-            if isinstance(backend, str | os.PathLike):
-                try:
-                    store = open_store(backend)
-                except OSError as err:
-                    raise DataError(
-                        f"backend {os.fspath(backend)!r}: {err} (backend is 'folder' or the "
-                        "path of a store converted with vsr-prepare arrays|lmdb|shards)"
-                    ) from err
-            elif isinstance(backend, FrameStore):
-                store = backend
-            else:
-                store = backend()
-            self._stores[key] = store
+            store = self._stores[key] = open_source_backend(backend)
         return store
 
-    @staticmethod
-    def _store_split(
-        store: FrameStore,
-        *,
-        role: Role,
-        kind: str,
-        root: str | os.PathLike,
-        split: str | None,
-        list_file: str | os.PathLike | None = None,
-        clips: Sequence[str] | None = None,
-    ) -> list[str]:
-        """Clips of a split of a non-folder store, chosen by name as `layouts.discover` does.
-
-        REDS stores use the merged names (`000`-`269`), so `reds4_train` is every clip but
-        REDS4 and `reds4_val` is REDS4; Vimeo-90K's `train` / `test` are the clips of
-        `root/sep_trainlist.txt` / `sep_testlist.txt`; `all` is every clip of the store.
-        Names missing from the store are reported by `check_store`.
-        """
-        if clips is not None:
-            return list(clips)
-        if list_file is not None:
-            path = Path(list_file).expanduser()
-            if not path.is_absolute():
-                path = Path(root) / path
-            return read_list_file(path)
-        available = sorted(store.clips(), key=natural_key)
-        if split == "all":
-            return available
-        if kind == "reds":
-            split = split or "reds4"
-            if split in ("reds4", "official"):
-                split = f"{split}_{'train' if role == 'train' else 'val'}"
-            if split == "reds4_train":
-                return [n for n in available if n not in REDS4_CLIPS]
-            if split == "reds4_val":
-                return list(REDS4_CLIPS)
-            if split == "official_train":
-                return [n for n in available if n.isdigit() and int(n) < REDS_NUM_TRAIN]
-            if split == "official_val":
-                return [n for n in available if n.isdigit() and int(n) >= REDS_NUM_TRAIN]
-            raise DataError(
-                f"unknown REDS split {split!r}: expected reds4_train, reds4_val, "
-                "official_train, official_val, all (or reds4 / official)"
-            )
-        if kind == "vimeo":
-            split = split or ("train" if role == "train" else "test")
-            if split not in ("train", "test"):
-                raise DataError(f"unknown Vimeo-90K split {split!r}: expected train, test or all")
-            path = Path(root).expanduser() / f"sep_{split}list.txt"
-            if not path.is_file():
-                raise DataError(
-                    f"the Vimeo-90K {split} split of {store!r} is named by {path}, which does "
-                    "not exist: set root to the Vimeo-90K folder holding it, or give "
-                    "list_file, clips, or split=all (every clip of the store)"
-                )
-            return read_list_file(path)
-        if split is None:
-            return available
-        raise DataError(
-            f"split {split!r} of a {kind} store: use all, list_file or clips to choose clips"
-        )
-
-    def _build_eval(self, spec: dict[str, Any]) -> EvalClips:
-        gt_frames = spec.get("gt_frames")
-        needed = max(gt_frames) + 1 if gt_frames else 1
-        if _is_folder(spec["backend"]):
-            store, names, infos, generate = self._eval_folder(spec, needed)
-            source = str(spec["root"])
-        else:
-            store = self._open(spec["backend"])
-            names = self._store_split(
-                store,
-                role="eval",
-                kind=spec["kind"],
-                root=spec["root"],
-                split=spec.get("split"),
-                list_file=spec.get("list_file"),
-                clips=spec.get("clips"),
-            )
-            infos = check_store(
-                store,
-                names,
-                scale=self.scale,
-                num_frames=needed,
-                need_lr=spec["lr_source"] == "stored",
-                what=repr(store),
-            )
-            generate = True if spec["lr_source"] == "generate" else None
-            source = repr(store)
-        dataset = EvalClips(
-            store,
-            names,
-            scale=self.scale,
-            degradation=spec["degradation"],
-            generate_lr=generate,
-            mirror=bool(spec.get("mirror", False)),
-            gt_frames=list(gt_frames) if gt_frames is not None else None,
-            max_frames=spec.get("max_frames"),
-            name=spec["name"],
-            infos=infos,
-        )
-        log.info("eval set %s: %d clips of %s", spec["name"], len(dataset), source)
-        return dataset
-
-    def _eval_folder(self, spec: dict[str, Any], needed: int):
-        """Store, clip names, infos and whether to make low-res frames, for image files."""
-        layout = discover(
-            spec["kind"],
-            spec["root"],
+    def _build_eval(self, source: DataSource) -> EvalClips:
+        gt_frames = source.gt_frames
+        found = source.open(
             role="eval",
-            split=spec.get("split"),
             scale=self.scale,
-            degradation=spec["degradation"],
-            lr_source=spec["lr_source"],
-            gt_dir=spec.get("gt_dir"),
-            lr_dir=spec.get("lr_dir"),
-            list_file=spec.get("list_file"),
-            clips=spec.get("clips"),
+            num_frames=max(gt_frames) + 1 if gt_frames else 1,
+            validate=self.validate,
+            open_backend=self._open,
         )
-        infos = self._scan(layout, needed, None)
-        store = FolderStore.from_layout(layout, infos)
-        return store, list(layout.clips), infos, not layout.lr_stored
+        dataset = EvalClips(
+            found.store,
+            found.names,
+            scale=self.scale,
+            degradation=source.degradation,
+            generate_lr=found.generate_lr,
+            mirror=source.mirror,
+            gt_frames=list(gt_frames) if gt_frames is not None else None,
+            max_frames=source.max_frames,
+            name=source.label,
+            infos=found.infos,
+        )
+        log.info("eval set %s: %d clips of %s", source.label, len(dataset), found.description)
+        return dataset
 
     # ------------------------------------------------------------------------ loaders
 
     @property
     def val_set_names(self) -> list[str]:
         """Names of the validation sets, in dataloader order."""
-        return [s["name"] for s in self.val_specs]
+        return [s.label for s in self.val_sources]
 
     @property
     def test_set_names(self) -> list[str]:
         """Names of the test sets, in dataloader order."""
-        return [s["name"] for s in self.test_specs]
+        return [s.label for s in self.test_sources]
 
     def train_dataloader(self) -> StatefulDataLoader:
         """Training windows, shuffled per epoch by the dataset itself (see `EpochSampler`).
@@ -528,17 +341,3 @@ class EpochLoader(StatefulDataLoader):
         state = dict(state_dict)
         self.sampler.set_epoch(state.pop("epoch", self.sampler.epoch))
         super().load_state_dict(state)
-
-
-def _is_folder(backend: Backend) -> bool:
-    return isinstance(backend, str) and backend == "folder"
-
-
-def _check_backend(backend: Backend) -> None:
-    """Refuse what cannot be a back-end now, rather than at `setup`."""
-    if isinstance(backend, str | os.PathLike | FrameStore) or callable(backend):
-        return
-    raise ValueError(
-        f"backend {backend!r}: give 'folder', the path of a converted store, a FrameStore, or "
-        "a function returning one (e.g. a Hydra node with _target_ and _partial_: true)"
-    )

@@ -15,19 +15,33 @@ import torch
 from torch.utils.data import Dataset, DistributedSampler
 
 from vsr.data import augment
-from vsr.data.stores import ClipInfo, FrameStore
+from vsr.data.backends.base import ClipInfo, FrameStore
+from vsr.data.corruptions import Corruption, clip_rng
 
 Degrade = Callable[[np.ndarray, int], np.ndarray]
 
 
-def resolve_degradation(degradation: str | Degrade, scale: int) -> tuple[Degrade, int | None]:
-    """Degradation function and the GT margin a crop needs for it.
+def _same_size(frame: np.ndarray, scale: int) -> np.ndarray:
+    return frame
+
+
+def resolve_degradation(
+    degradation: str | Degrade | Corruption | None, scale: int
+) -> tuple[Degrade, int | None]:
+    """Per-frame downsampling function and the GT margin a crop needs for it.
 
     Args:
-        degradation: `bi` (MATLAB bicubic), `bd` (blur + subsample), or a function
-            `(gt_frame, scale) -> lr_frame` (its crops then degrade whole frames: margin None).
+        degradation: `bi` (MATLAB bicubic), `bd` (blur + subsample), a function
+            `(gt_frame, scale) -> lr_frame` (its crops then degrade whole frames: margin None),
+            a `Corruption` (its `downsample` is used), or None at scale 1 (same size).
         scale: downscaling factor.
     """
+    if isinstance(degradation, Corruption):
+        degradation = degradation.downsample
+    if degradation is None:
+        if scale != 1:
+            raise ValueError(f"scale={scale} needs a downsampling (bi or bd) to make inputs")
+        return _same_size, 0
     if callable(degradation):
         return degradation, None
     from vsr.data import degradations
@@ -99,8 +113,9 @@ class TrainWindows(Dataset):
         transpose: random H/W transposes (p=0.5).
         temporal_reverse: random reversal of the window (p=0.5).
         mirror: append the window reversed (7 -> 14 frames for Vimeo-90K).
-        degradation: how to make low-res frames when the store has none: `bi`, `bd` or a
-            function `(gt_frame, scale) -> lr_frame`.
+        degradation: how to make low-res frames when the store has none: `bi`, `bd`, a
+            function `(gt_frame, scale) -> lr_frame`, or a `Corruption` (noise, compression),
+            which is applied to every input window (stored or made) after its `downsample`.
         generate_lr: make low-res frames even if the store has them (None: only if it has not).
         samples_per_epoch: samples in an epoch over all ranks (None: one per clip).
         seed: base seed.
@@ -122,7 +137,7 @@ class TrainWindows(Dataset):
         transpose: bool = True,
         temporal_reverse: bool = False,
         mirror: bool = False,
-        degradation: str | Degrade = "bi",
+        degradation: str | Degrade | Corruption = "bi",
         generate_lr: bool | None = None,
         samples_per_epoch: int | None = None,
         seed: int = 0,
@@ -152,6 +167,7 @@ class TrainWindows(Dataset):
         if generate_lr is None:
             generate_lr = any(info.lr_size is None for info in self.infos.values())
         self.generate_lr = generate_lr
+        self.corrupt = degradation if isinstance(degradation, Corruption) else None
         self.degrade, self.margin = (None, None)
         if generate_lr:
             self.degrade, self.margin = resolve_degradation(degradation, scale)
@@ -193,6 +209,8 @@ class TrainWindows(Dataset):
         flips = augment.Flips.sample(rng, self.hflip, self.vflip, self.transpose)
 
         lq, gt = self._read_sample(clip, info, frames, top, left)
+        if self.corrupt is not None:
+            lq = self.corrupt(lq, rng)
         return {
             "lq": flipped_tensor(lq, flips),
             "gt": flipped_tensor(gt, flips),
@@ -293,24 +311,6 @@ class ShardSampler(DistributedSampler):
         return self.num_samples
 
 
-def scored_outputs(outputs: torch.Tensor, pred_index: torch.Tensor) -> torch.Tensor:
-    """A clip's predictions of its scored GT frames, from the network's outputs.
-
-    Args:
-        outputs: (t, 3, H, W) outputs for an `EvalClips` item's input.
-        pred_index: (t_gt, k) the item's `pred_index`: GT frame j is predicted by the mean of
-            outputs `pred_index[j]`.
-
-    Returns:
-        (t_gt, 3, H, W), not clamped; `outputs` itself when every output is scored once.
-    """
-    index = pred_index.to(outputs.device)
-    every_frame = torch.arange(len(outputs), device=outputs.device)
-    if index.shape[1] == 1 and torch.equal(index[:, 0], every_frame):
-        return outputs  # no copy of a long clip
-    return outputs[index].mean(dim=1)
-
-
 class EvalClips(Dataset):
     """Whole clips for validation and testing, one clip per item.
 
@@ -324,7 +324,8 @@ class EvalClips(Dataset):
         store: where the frames are.
         clips: names of the clips.
         scale: upscaling factor.
-        degradation: how to make low-res frames when the store has none (see `TrainWindows`).
+        degradation: how to make low-res frames when the store has none, or a `Corruption`
+            of the input, seeded by the clip's name (see `TrainWindows`).
         generate_lr: make low-res frames even if the store has them (None: only if it has not).
         mirror: feed the clip followed by itself reversed.
         gt_frames: 0-based frames to score (None: all).
@@ -339,7 +340,7 @@ class EvalClips(Dataset):
         clips: Sequence[str],
         *,
         scale: int = 4,
-        degradation: str | Degrade = "bi",
+        degradation: str | Degrade | Corruption = "bi",
         generate_lr: bool | None = None,
         mirror: bool = False,
         gt_frames: Sequence[int] | None = None,
@@ -360,6 +361,7 @@ class EvalClips(Dataset):
             generate_lr = any(info.lr_size is None for info in self.infos.values())
         self.generate_lr = generate_lr
         self.degrade = resolve_degradation(degradation, scale)[0] if generate_lr else None
+        self.corrupt = degradation if isinstance(degradation, Corruption) else None
         for clip, info in self.infos.items():
             length = self._length(info)
             bad = [f for f in self.gt_frames or () if not 0 <= f < length]
@@ -401,6 +403,8 @@ class EvalClips(Dataset):
         else:
             lq = _read(self.store, clip, frames, "lr")
             gt = _read(self.store, clip, scored, "gt")
+        if self.corrupt is not None:  # the same corrupted clip every run
+            lq = self.corrupt(lq, clip_rng(clip))
         if self.mirror:
             lq = np.concatenate([lq, lq[::-1]])
             pred_index = [[f, 2 * length - 1 - f] for f in scored]

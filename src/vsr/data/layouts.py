@@ -41,21 +41,24 @@ otherwise leaves them to be made on the fly by the degradation; `"stored"` requi
 from __future__ import annotations
 
 import os
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
-from vsr.data.stores import DataError
+from vsr.data.backends.base import DataError
+from vsr.data.splits import (
+    REDS_NUM_TRAIN,
+    SPLITS,
+    DatasetKind,
+    Role,
+    read_list_file,
+    resolve_path,
+    select_clips,
+)
 from vsr.frames import list_frames, natural_key
 
-REDS4_CLIPS = ("000", "011", "015", "020")
-REDS_NUM_TRAIN = 240  # clips in train_sharp; val_sharp clip NNN is clip 240 + NNN
-
-DatasetKind = Literal["reds", "vimeo", "folder"]
 LRSource = Literal["auto", "stored", "generate"]
-Role = Literal["train", "eval"]
 
 
 @dataclass(frozen=True)
@@ -106,24 +109,10 @@ def list_subdirs(directory: Path) -> list[str]:
     )
 
 
-def read_list_file(path: Path) -> list[str]:
-    """Clip names of a list file, one per line; blank and `#` lines skipped.
-
-    BasicSR/mmagic meta_info lines (`00001/0001 7 (256,448,3)`) give their first field;
-    other lines are taken whole, so clip names may contain spaces.
-    """
-    names = []
-    for line in Path(path).read_text().splitlines():
-        line = line.strip()
-        if line and not line.startswith("#"):
-            meta = re.match(r"(\S+)\s+\d+\s+\(", line)
-            names.append((meta.group(1) if meta else line).strip("/"))
-    return names
-
-
 def lr_folder_name(degradation: str, scale: int) -> str:
-    """Default low-res folder of the Vimeo-90K and folder layouts: `BIx4`, `BDx4`, ..."""
-    return f"{degradation.upper()}x{scale}"
+    """Default low-res folder of the Vimeo-90K and folder layouts: `BIx4`, `BDx4`, ...; `LQ`
+    for same-size inputs (scale 1: blurred, noisy or compressed frames)."""
+    return "LQ" if scale == 1 else f"{degradation.upper()}x{scale}"
 
 
 def discover(
@@ -172,12 +161,15 @@ def discover(
         return _vimeo(root, role, split, lr_source, gt_dir, lr_dir, list_file, clips)
     if kind == "folder":
         return _folder(root, split, scale, degradation, lr_source, gt_dir, lr_dir, list_file, clips)
-    raise ValueError(f"unknown dataset kind {kind!r}, expected reds, vimeo or folder")
-
-
-def _resolve(root: Path, path: str | os.PathLike) -> Path:
-    path = Path(path).expanduser()
-    return path if path.is_absolute() else root / path
+    if kind == "gopro":
+        return _gopro(root, role, split, lr_source, list_file, clips)
+    if kind == "dvd":
+        return _dvd(root, role, split, lr_source, list_file, clips)
+    if kind == "davis":
+        return _davis(root, role, split, gt_dir, list_file, clips)
+    raise ValueError(
+        f"unknown dataset kind {kind!r}, expected reds, vimeo, folder, gopro, dvd or davis"
+    )
 
 
 def _select(
@@ -250,45 +242,105 @@ def _reds(
             )
             continue
         places[merged] = (val_dir / name, root / "val_sharp_bicubic" / f"X{scale}" / name)
-    available = sorted(places, key=natural_key)
+    return _from_places("reds", root, places, role, split, lr_source, list_file, clips, problems)
 
-    if clips is not None:
-        names = _select(available, list(clips), "clips", problems)
-    elif list_file is not None:
-        path = _resolve(root, list_file)
-        names = _select(available, read_list_file(path), str(path), problems)
-    else:
-        split = split or "reds4"
-        if split in ("reds4", "official"):
-            split = f"{split}_{'train' if role == 'train' else 'val'}"
-        if split == "reds4_train":
-            names = [n for n in available if n not in REDS4_CLIPS]
-        elif split == "reds4_val":
-            names = _select(available, REDS4_CLIPS, f"REDS4 split of {root}", problems)
-        elif split == "official_train":
-            names = [n for n in available if n.isdigit() and int(n) < REDS_NUM_TRAIN]
-        elif split == "official_val":
-            names = [n for n in available if n.isdigit() and int(n) >= REDS_NUM_TRAIN]
-        elif split == "all":
-            names = available
-        else:
-            raise DataError(
-                f"unknown REDS split {split!r}: expected reds4_train, reds4_val, "
-                "official_train, official_val, all (or reds4 / official)"
-            )
-    lr_roots = sorted({places[n][1].parent for n in names})
-    lr_stored = _lr_mode(lr_source, lr_roots, problems)
+
+def _from_places(
+    kind: str,
+    root: Path,
+    places: dict[str, tuple[Path, Path | None]],
+    role: Role,
+    split: str | None,
+    lr_source: LRSource,
+    list_file: str | os.PathLike | None,
+    clips: Sequence[str] | None,
+    problems: list[str],
+) -> Layout:
+    """The layout of the clips of a split, from each clip's (GT, low-res) folders."""
+    available = sorted(places, key=natural_key)
+    if not available:
+        problems.append(f"{root} has no clip folders")
+    wanted, source = select_clips(
+        kind, root, available, role=role, split=split, list_file=list_file, clips=clips
+    )
+    names = _select(available, wanted, source, problems)
+    lr_roots = sorted({lr.parent for n in names if (lr := places[n][1]) is not None})
+    if lr_source == "stored" and names and not lr_roots:
+        problems.append(f"{root}: the {kind} layout stores no low-res frames (lr_source='stored')")
+    lr_stored = _lr_mode(lr_source, lr_roots, problems) if lr_roots else False
     out = {}
     for name in names:
         gt_dir, lr_dir = places[name]
+        lr_here = lr_stored and lr_dir is not None
         out[name] = ClipFiles(
             name,
             gt_dir,
             list_frames(gt_dir),
-            lr_dir if lr_stored else None,
-            list_frames(lr_dir) if lr_stored else None,
+            lr_dir if lr_here else None,
+            list_frames(lr_dir) if lr_here else None,  # type: ignore[arg-type]
         )
     return Layout(root, out, lr_stored, problems)
+
+
+def _gopro(
+    root: Path,
+    role: Role,
+    split: str | None,
+    lr_source: LRSource,
+    list_file: str | os.PathLike | None,
+    clips: Sequence[str] | None,
+) -> Layout:
+    parts = [part for part in ("train", "test") if (root / part / "GT").is_dir()]
+    if not parts:
+        found = ", ".join(list_subdirs(root)[:10]) or "nothing"
+        raise DataError(
+            f"{root} is not a GoPro root: expected train/GT/ and train/blur/ (and test/), "
+            f"found {found}"
+        )
+    places: dict[str, tuple[Path, Path | None]] = {}
+    for part in parts:
+        for name in list_subdirs(root / part / "GT"):
+            places[f"{part}/{name}"] = (root / part / "GT" / name, root / part / "blur" / name)
+    return _from_places("gopro", root, places, role, split, lr_source, list_file, clips, [])
+
+
+def _dvd(
+    root: Path,
+    role: Role,
+    split: str | None,
+    lr_source: LRSource,
+    list_file: str | os.PathLike | None,
+    clips: Sequence[str] | None,
+) -> Layout:
+    base = root / "quantitative_datasets" if (root / "quantitative_datasets").is_dir() else root
+    if not (base / "GT").is_dir():
+        raise DataError(
+            f"{root} is not a DVD root: expected quantitative_datasets/GT/ and "
+            "quantitative_datasets/LQ/ (or GT/ and LQ/ directly under it)"
+        )
+    places: dict[str, tuple[Path, Path | None]] = {
+        name: (base / "GT" / name, base / "LQ" / name) for name in list_subdirs(base / "GT")
+    }
+    return _from_places("dvd", root, places, role, split, lr_source, list_file, clips, [])
+
+
+def _davis(
+    root: Path,
+    role: Role,
+    split: str | None,
+    gt_dir: str | None,
+    list_file: str | os.PathLike | None,
+    clips: Sequence[str] | None,
+) -> Layout:
+    gt_root = resolve_path(root, gt_dir or "JPEGImages/480p")
+    if not gt_root.is_dir():
+        raise DataError(
+            f"{root} is not a DAVIS root: no {gt_root} (expected JPEGImages/480p/<clip>/)"
+        )
+    places: dict[str, tuple[Path, Path | None]] = {
+        name: (gt_root / name, None) for name in list_subdirs(gt_root)
+    }
+    return _from_places("davis", root, places, role, split, "auto", list_file, clips, [])
 
 
 def _vimeo(
@@ -303,27 +355,24 @@ def _vimeo(
 ) -> Layout:
     if gt_dir is None:
         gt_dir = "sequences" if (root / "sequences").is_dir() else "GT"
-    gt_root = _resolve(root, gt_dir)
+    gt_root = resolve_path(root, gt_dir)
     if not gt_root.is_dir():
         raise DataError(
             f"{root} is not a Vimeo-90K root: no GT folder {gt_root} (expected sequences/ or GT/)"
         )
     problems: list[str] = []
-    if clips is not None:
-        names, source = list(clips), "clips"
-    else:
-        if list_file is None:
-            split = split or ("train" if role == "train" else "test")
-            if split not in ("train", "test"):
-                raise DataError(f"unknown Vimeo-90K split {split!r}: expected train or test")
-            list_file = f"sep_{split}list.txt"
-        path = _resolve(root, list_file)
-        if not path.is_file():
-            raise DataError(f"Vimeo-90K list file {path} does not exist")
-        names, source = read_list_file(path), str(path)
-        if not names:
-            problems.append(f"{path} names no clip")
-    lr_root = _resolve(root, lr_dir)
+    names, source = select_clips(
+        "vimeo",
+        root,
+        lambda: _vimeo_listed(root),
+        role=role,
+        split=split,
+        list_file=list_file,
+        clips=clips,
+    )
+    if not names and clips is None:
+        problems.append(f"{source} names no clip")
+    lr_root = resolve_path(root, lr_dir)
     lr_stored = _lr_mode(lr_source, [lr_root], problems)
     out = {}
     seen: set[str] = set()
@@ -359,10 +408,10 @@ def _folder(
 ) -> Layout:
     if gt_dir is None:
         gt_dir = "GT" if (root / "GT").is_dir() else "."
-    gt_root = _resolve(root, gt_dir)
+    gt_root = resolve_path(root, gt_dir)
     if not gt_root.is_dir():
         raise DataError(f"GT folder {gt_root} does not exist")
-    lr_root = _resolve(root, lr_dir or lr_folder_name(degradation, scale))
+    lr_root = resolve_path(root, lr_dir or lr_folder_name(degradation, scale))
     problems: list[str] = []
     lr_stored = _lr_mode(lr_source, [lr_root], problems)
     # With clips directly under root, the low-res folder (and a GT folder) sit beside them.
@@ -370,15 +419,10 @@ def _folder(
     available = [n for n in list_subdirs(gt_root) if (gt_root / n).resolve() not in skip]
     if not available:
         problems.append(f"{gt_root} has no clip folders (expected <clip>/<frames>)")
-    if clips is not None:
-        names = _select(available, list(clips), "clips", problems)
-    elif list_file is not None:
-        path = _resolve(root, list_file)
-        names = _select(available, read_list_file(path), str(path), problems)
-    elif split in (None, "all"):
-        names = available
-    else:
-        raise DataError(f"unknown folder split {split!r}: use all, list_file or clips")
+    wanted, source = select_clips(
+        "folder", root, available, role="eval", split=split, list_file=list_file, clips=clips
+    )
+    names = _select(available, wanted, source, problems)
     out = {}
     for name in names:
         out[name] = ClipFiles(
@@ -389,3 +433,16 @@ def _folder(
             list_frames(lr_root / name) if lr_stored else None,
         )
     return Layout(root, out, lr_stored, problems)
+
+
+def _vimeo_listed(root: Path) -> list[str]:
+    """Vimeo-90K's `all` on disk: the clips of its train and test lists, in that order."""
+    names: dict[str, None] = {}
+    for split in ("train", "test"):
+        for list_name in SPLITS["vimeo"][split].list_files or ():
+            if (root / list_name).is_file():
+                names.update(dict.fromkeys(read_list_file(root / list_name)))
+                break
+    if not names:
+        raise DataError(f"{root} has no Vimeo-90K list file (sep_trainlist.txt, sep_testlist.txt)")
+    return list(names)

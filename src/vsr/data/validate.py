@@ -13,7 +13,8 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from vsr.data.stores import ClipInfo, DataError, FrameStore
+from vsr.data.backends.base import ClipInfo, DataError, FrameStore
+from vsr.frames import read_header
 
 if TYPE_CHECKING:
     from vsr.data.layouts import ClipFiles, Layout
@@ -24,7 +25,7 @@ MAX_LISTED = 10  # problems listed in a DataError's message
 READABLE_MODES = frozenset({"1", "L", "LA", "P", "PA", "RGB", "RGBA", "RGBX", "CMYK", "YCbCr"})
 
 
-__all__ = ["MAX_LISTED", "DataError", "raise_problems", "read_header", "scan_layout"]
+__all__ = ["MAX_LISTED", "DataError", "raise_problems", "scan_layout"]
 
 
 def raise_problems(problems: Sequence[str], what: str) -> None:
@@ -36,24 +37,6 @@ def raise_problems(problems: Sequence[str], what: str) -> None:
     if len(problems) > MAX_LISTED:
         lines.append(f"  ... and {len(problems) - MAX_LISTED} more")
     raise DataError("\n".join(lines))
-
-
-def read_header(path: Path) -> tuple[tuple[int, int], str]:
-    """(height, width) and Pillow mode of an image, from its header only.
-
-    Raises:
-        OSError: the file is missing, not an image, or its header is damaged.
-    """
-    from PIL import Image
-
-    try:
-        with Image.open(path) as im:
-            width, height = im.size
-            return (height, width), im.mode
-    except OSError:
-        raise
-    except Exception as err:  # Pillow raises SyntaxError/ValueError on some broken headers
-        raise OSError(f"{type(err).__name__}: {err}") from err
 
 
 def _headers(paths: Iterable[Path]) -> dict[Path, tuple[tuple[int, int], str] | str]:
@@ -131,6 +114,17 @@ def _check_sizes(
             )
 
 
+def _one_format(frames: Sequence[Path], folder: Path, problems: list[str]) -> None:
+    """Report a clip whose frames mix image formats (`00001.jpg` beside `00002.png`): frames
+    of two exports in one folder, whose order and pairing cannot be trusted."""
+    formats = sorted({p.suffix.lower().replace(".jpeg", ".jpg") for p in frames})
+    if len(formats) > 1:
+        problems.append(
+            f"{folder}: frames of several formats ({', '.join(formats)}) in one clip; keep one "
+            "format per clip folder"
+        )
+
+
 def scan_clip(
     clip: ClipFiles,
     headers: Mapping[Path, tuple[tuple[int, int], str] | str],
@@ -150,6 +144,7 @@ def scan_clip(
             f"clip {clip.name} has {len(clip.gt)} frames, fewer than num_frames={num_frames} "
             f"({clip.gt_dir})"
         )
+    _one_format(clip.gt, clip.gt_dir, problems)
     gt_size = _frame_sizes(clip.gt, headers, "GT", problems)
     lr_size = None
     if clip.lr is not None:
@@ -165,6 +160,7 @@ def scan_clip(
         for stem, path in lr_stems.items():
             if stem not in gt_stems:
                 problems.append(f"extra low-res frame {path} has no GT frame in {clip.gt_dir}")
+        _one_format(clip.lr, clip.lr_dir, problems)
         lr_size = _frame_sizes(clip.lr, headers, "low-res", problems)
     if gt_size is not None:
         _check_sizes(clip.name, gt_size, lr_size, scale, gt_patch_size, str(clip.gt_dir), problems)

@@ -2,9 +2,11 @@
 
 * `BENCHMARKS`, `Benchmark`, `parse_bench`: the presets (REDS4, Vid4 BI/BD, UDM10,
   Vimeo-90K-T BI/BD, custom folders) and how each is scored.
-* `evaluate(model, benchmark, ...)`: scores one network on one benchmark, returns a dict.
-* `evaluate_checkpoint(path, benchmarks, ...)`: loads a checkpoint and runs several benchmarks;
-  `write_results` writes `results.json` and `results.csv`.
+* `evaluate(model, benchmark, ...)`: scores one network on one benchmark, returns a
+  `BenchmarkResult` (its clips' `ClipScore`s and their means).
+* `evaluate_checkpoint(path, benchmarks, ...)`: loads a checkpoint and runs several benchmarks,
+  returns an `EvaluationResult`; `write_results` writes `results.json` (its `to_json()`) and
+  `results.csv`.
 """
 
 from __future__ import annotations
@@ -17,7 +19,10 @@ _EXPORTS = {
     "BENCHMARKS": "vsr.evaluation.benchmarks",
     "Benchmark": "vsr.evaluation.benchmarks",
     "parse_bench": "vsr.evaluation.benchmarks",
+    "BenchmarkResult": "vsr.evaluation.evaluate",
+    "ClipScore": "vsr.evaluation.evaluate",
     "ENSEMBLE_TRANSFORMS": "vsr.evaluation.evaluate",
+    "EvaluationResult": "vsr.evaluation.evaluate",
     "evaluate": "vsr.evaluation.evaluate",
     "evaluate_checkpoint": "vsr.evaluation.evaluate",
     "load_benchmark": "vsr.evaluation.evaluate",
@@ -29,6 +34,9 @@ __all__ = [
     "BENCHMARKS",
     "ENSEMBLE_TRANSFORMS",
     "Benchmark",
+    "BenchmarkResult",
+    "ClipScore",
+    "EvaluationResult",
     "evaluate",
     "evaluate_checkpoint",
     "load_benchmark",
@@ -42,6 +50,9 @@ if TYPE_CHECKING:
     from vsr.evaluation.benchmarks import BENCHMARKS, Benchmark, parse_bench
     from vsr.evaluation.evaluate import (
         ENSEMBLE_TRANSFORMS,
+        BenchmarkResult,
+        ClipScore,
+        EvaluationResult,
         evaluate,
         evaluate_checkpoint,
         load_benchmark,

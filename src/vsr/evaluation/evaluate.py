@@ -26,9 +26,9 @@ import csv
 import json
 import math
 import os
-import platform
 import time
 from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -37,12 +37,14 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from vsr.data.datasets import EvalClips, scored_outputs
-from vsr.data.folder import FolderStore
+from vsr.data.backends.folder import FolderStore
+from vsr.data.datasets import EvalClips
 from vsr.data.layouts import LRSource
 from vsr.data.validate import DataError, scan_layout
 from vsr.evaluation.benchmarks import Benchmark
+from vsr.machine import describe_device, select_device, synchronize
 from vsr.metrics.functional import frame_psnr, frame_ssim, to_uint8_levels
+from vsr.metrics.scoring import scored_outputs
 
 METRICS_NOTE = (
     "PSNR/SSIM with vsr.metrics.frame_psnr/frame_ssim (torch, float64) on outputs clamped to "
@@ -58,7 +60,168 @@ ENSEMBLE_TRANSFORMS: tuple[tuple[bool, bool, bool], ...] = tuple(
     for hflip in (False, True)
 )
 
-OnClip = Callable[[Benchmark, str, dict[str, Any]], None]
+
+@dataclass
+class ClipScore:
+    """The scores of one clip.
+
+    Attributes:
+        frames: the scored GT frames (0-based indices into the clip).
+        frame_psnr: PSNR of each scored frame, in the order of `frames`.
+        frame_ssim: SSIM of each scored frame.
+        seconds: network time for the clip (self-ensemble included), not reading or scoring.
+    """
+
+    frames: list[int]
+    frame_psnr: list[float]
+    frame_ssim: list[float]
+    seconds: float
+
+    @property
+    def psnr(self) -> float:
+        """Mean PSNR over the clip's scored frames."""
+        return _mean(self.frame_psnr)
+
+    @property
+    def ssim(self) -> float:
+        """Mean SSIM over the clip's scored frames."""
+        return _mean(self.frame_ssim)
+
+    def to_json(self) -> dict[str, Any]:
+        """Plain data, as in `results.json`."""
+        return {
+            "frames": list(self.frames),
+            "psnr": self.psnr,
+            "ssim": self.ssim,
+            "frame_psnr": list(self.frame_psnr),
+            "frame_ssim": list(self.frame_ssim),
+            "seconds": self.seconds,
+        }
+
+
+@dataclass
+class BenchmarkResult:
+    """One network scored on one benchmark (what `evaluate` returns).
+
+    Attributes:
+        name: the benchmark's name (`reds4`, `vid4-bi`, a custom folder's label).
+        title: its display title.
+        root: the data root it was read from.
+        protocol: how it was scored, as plain data (`Benchmark.protocol`): `channel`,
+            `crop_border`, `mirror`, `gt_frames`, `lr_dir`, ...
+        low_res: `stored`, or how the low-res frames were made (`generated (bd)`).
+        ensemble: x8 self-ensemble used.
+        max_frames: only the first frames of each clip were scored (None: all).
+        max_clips: only the first clips were scored (None: all).
+        seconds: wall time of the whole benchmark.
+        clips: the scores by clip name, in the benchmark's order.
+    """
+
+    name: str
+    title: str
+    root: str
+    protocol: dict[str, Any]
+    low_res: str
+    ensemble: bool
+    max_frames: int | None
+    max_clips: int | None
+    seconds: float
+    clips: dict[str, ClipScore] = field(default_factory=dict)
+
+    @property
+    def partial(self) -> bool:
+        """True if `max_frames` or `max_clips` cut the benchmark (not the published protocol)."""
+        return self.max_frames is not None or self.max_clips is not None
+
+    @property
+    def num_clips(self) -> int:
+        return len(self.clips)
+
+    @property
+    def psnr(self) -> float:
+        """Mean over clips of the per-clip mean PSNR (not a mean over all frames)."""
+        return _mean([c.psnr for c in self.clips.values()])
+
+    @property
+    def ssim(self) -> float:
+        """Mean over clips of the per-clip mean SSIM."""
+        return _mean([c.ssim for c in self.clips.values()])
+
+    def to_json(self) -> dict[str, Any]:
+        """Plain data, as in `results.json`."""
+        return {
+            "name": self.name,
+            "title": self.title,
+            "root": self.root,
+            "protocol": self.protocol,
+            "low_res": self.low_res,
+            "ensemble": self.ensemble,
+            "partial": self.partial,
+            "max_frames": self.max_frames,
+            "max_clips": self.max_clips,
+            "num_clips": self.num_clips,
+            "psnr": self.psnr,
+            "ssim": self.ssim,
+            "seconds": self.seconds,
+            "clips": {name: clip.to_json() for name, clip in self.clips.items()},
+        }
+
+
+@dataclass
+class EvaluationResult:
+    """A checkpoint scored on several benchmarks (what `evaluate_checkpoint` returns).
+
+    Attributes:
+        checkpoint: the checkpoint's resolved path.
+        architecture: the network as read off its tensors (`describe_model`: `class`,
+            `mid_channels`, `num_blocks`, `scale`, ..., `parameters`) and its
+            `cpu_cache_length`.
+        ema: EMA weights asked for.
+        device: where it ran, in words (`describe_device`).
+        ensemble: x8 self-ensemble used.
+        metrics: how the scores are computed, in words (`METRICS_NOTE`).
+        started: UTC start time, ISO 8601.
+        torch_version: `torch.__version__`.
+        vsr_version: `vsr.__version__`.
+        benchmarks: the results by benchmark name, in the order run.
+        seconds: wall time of the whole evaluation, checkpoint loading included.
+        command: the command line that ran it, if any (set by `vsr-test`).
+    """
+
+    checkpoint: str
+    architecture: dict[str, Any]
+    ema: bool
+    device: str
+    ensemble: bool
+    metrics: str
+    started: str
+    torch_version: str
+    vsr_version: str
+    benchmarks: dict[str, BenchmarkResult]
+    seconds: float
+    command: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        """Plain data, as written to `results.json` (`command` only when set)."""
+        out = {
+            "checkpoint": self.checkpoint,
+            "architecture": self.architecture,
+            "ema": self.ema,
+            "device": self.device,
+            "ensemble": self.ensemble,
+            "metrics": self.metrics,
+            "started": self.started,
+            "torch": self.torch_version,
+            "vsr": self.vsr_version,
+            "benchmarks": {name: b.to_json() for name, b in self.benchmarks.items()},
+            "seconds": self.seconds,
+        }
+        if self.command is not None:
+            out["command"] = self.command
+        return out
+
+
+OnClip = Callable[[Benchmark, str, ClipScore], None]
 
 
 def transform(x: Tensor, hflip: bool, vflip: bool, transpose: bool) -> Tensor:
@@ -203,13 +366,6 @@ def _model_device(model: nn.Module) -> torch.device:
     return torch.device("cpu")
 
 
-def _synchronize(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
-    elif device.type == "mps":
-        torch.mps.synchronize()
-
-
 def save_frames(frames: Tensor, indices: Iterable[int], folder: Path) -> None:
     """Write (t, 3, H, W) frames in [0, 1] as `folder/{index:08d}.png`, rounded like the scores."""
     from PIL import Image
@@ -237,7 +393,7 @@ def evaluate(
     dataset: EvalClips | None = None,
     workers: int = 0,
     on_clip: OnClip | None = None,
-) -> dict[str, Any]:
+) -> BenchmarkResult:
     """Score a network on one benchmark with its protocol.
 
     Args:
@@ -253,13 +409,11 @@ def evaluate(
             (GT frame index).
         dataset: the benchmark's clips if already loaded (`load_benchmark`).
         workers: DataLoader worker processes reading the next clip while this one runs.
-        on_clip: called as `on_clip(benchmark, clip, record)` after each clip.
+        on_clip: called as `on_clip(benchmark, clip_name, score)` after each clip.
 
     Returns:
-        A dict: `name`, `title`, `root`, `protocol`, `low_res` (`stored` or how it was made),
-        `partial` (max_frames/max_clips used), `num_clips`, `psnr`, `ssim` (means over clips),
-        `seconds`, and `clips`: per clip `frames` (scored GT frame indices), `psnr`, `ssim`
-        (means over its frames), `frame_psnr`, `frame_ssim` and `seconds` (network time).
+        The per-clip scores (`ClipScore`) and their means over clips, with the protocol used;
+        `to_json()` gives the plain data of `results.json`.
     """
     from torch.utils.data import DataLoader
 
@@ -277,57 +431,37 @@ def evaluate(
     loader = DataLoader(dataset, batch_size=None, shuffle=False, num_workers=workers)
 
     started = time.perf_counter()
-    clips: dict[str, dict[str, Any]] = {}
+    clips: dict[str, ClipScore] = {}
     for item in loader:
         clip = item["clip"]
         lq = item["lq"].to(device)
-        _synchronize(device)
+        synchronize(device)
         tic = time.perf_counter()
         pred = predict_scored(model, lq, item["pred_index"], ensemble)
-        _synchronize(device)
+        synchronize(device)
         seconds = time.perf_counter() - tic
         psnr, ssim = score_frames(pred, item["gt"], benchmark)
         frames = item["frames"].tolist()
         if frames_dir is not None:
             save_frames(pred, frames, Path(frames_dir) / clip)
-        record = {
-            "frames": frames,
-            "psnr": _mean(psnr),
-            "ssim": _mean(ssim),
-            "frame_psnr": psnr,
-            "frame_ssim": ssim,
-            "seconds": seconds,
-        }
-        clips[clip] = record
+        score = ClipScore(frames, frame_psnr=psnr, frame_ssim=ssim, seconds=seconds)
+        clips[clip] = score
         if on_clip is not None:
-            on_clip(benchmark, clip, record)
+            on_clip(benchmark, clip, score)
 
     generated = dataset.generate_lr
-    return {
-        "name": benchmark.name,
-        "title": benchmark.title,
-        "root": str(benchmark.root),
-        "protocol": benchmark.protocol(scale),
-        "low_res": f"generated ({benchmark.degradation})" if generated else "stored",
-        "ensemble": ensemble,
-        "partial": max_frames is not None or max_clips is not None,
-        "max_frames": max_frames,
-        "max_clips": max_clips,
-        "num_clips": len(clips),
-        "psnr": _mean([c["psnr"] for c in clips.values()]),
-        "ssim": _mean([c["ssim"] for c in clips.values()]),
-        "seconds": time.perf_counter() - started,
-        "clips": clips,
-    }
-
-
-def describe_device(device: str | torch.device) -> str:
-    """`cuda:0 (NVIDIA H100 80GB HBM3)`, `cpu (x86_64)`, ..."""
-    device = torch.device(device)
-    if device.type == "cuda":
-        index = device.index if device.index is not None else torch.cuda.current_device()
-        return f"cuda:{index} ({torch.cuda.get_device_name(index)})"
-    return f"{device} ({platform.machine() or 'unknown'})"
+    return BenchmarkResult(
+        name=benchmark.name,
+        title=benchmark.title,
+        root=str(benchmark.root),
+        protocol=benchmark.protocol(scale),
+        low_res=f"generated ({benchmark.degradation})" if generated else "stored",
+        ensemble=ensemble,
+        max_frames=max_frames,
+        max_clips=max_clips,
+        seconds=time.perf_counter() - started,
+        clips=clips,
+    )
 
 
 def describe_model(model: nn.Module) -> dict[str, Any]:
@@ -357,8 +491,8 @@ def evaluate_checkpoint(
     workers: int = 0,
     on_start: Callable[[Benchmark, EvalClips], None] | None = None,
     on_clip: OnClip | None = None,
-    on_done: Callable[[Benchmark, dict[str, Any]], None] | None = None,
-) -> dict[str, Any]:
+    on_done: Callable[[Benchmark, BenchmarkResult], None] | None = None,
+) -> EvaluationResult:
     """Load a checkpoint and score it on several benchmarks.
 
     Every benchmark's folders are found before the checkpoint is loaded and its files are
@@ -367,7 +501,7 @@ def evaluate_checkpoint(
     Args:
         checkpoint: any file `vsr.load_generator` reads (mmagic, BasicSR, vsr, bare state dict).
         benchmarks: presets bound to their roots.
-        device: where to run (None: CUDA if available, else the CPU).
+        device: where to run (None: `vsr.machine.select_device`: CUDA, MPS, else the CPU).
         ensemble: x8 self-ensemble.
         ema: use the EMA weights when the file has them.
         trusted: allow checkpoints that pickle Python objects (files you trust only).
@@ -380,8 +514,8 @@ def evaluate_checkpoint(
         on_done: called with each benchmark and its results.
 
     Returns:
-        `checkpoint`, `architecture`, `device`, `ensemble`, `metrics` (how they are computed),
-        `started`, `seconds`, `torch`, and `benchmarks`: the `evaluate` results by name.
+        The `evaluate` results by benchmark name, with the checkpoint, its architecture, the
+        device and versions; `write_results` writes it to `results.json` and `results.csv`.
 
     Raises:
         DataError: a benchmark's root is missing or in the wrong layout.
@@ -409,29 +543,13 @@ def evaluate_checkpoint(
         )
         for b in benchmarks
     ]
-    if device is None:
-        device = "cuda" if torch.cuda.is_available() else "cpu"
-    device = torch.device(device)
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError(f"device {device} requested but CUDA is not available here")
-    if device.type == "mps" and not torch.backends.mps.is_available():
-        raise ValueError(f"device {device} requested but MPS is not available here")
+    device = select_device(device)
     model = model.to(device)
 
     architecture = describe_model(model)
     architecture["cpu_cache_length"] = model.cpu_cache_length
-    results: dict[str, Any] = {
-        "checkpoint": str(checkpoint.resolve()),
-        "architecture": architecture,
-        "ema": ema,
-        "device": describe_device(device),
-        "ensemble": ensemble,
-        "metrics": METRICS_NOTE,
-        "started": started_at,
-        "torch": torch.__version__,
-        "vsr": vsr.__version__,
-        "benchmarks": {},
-    }
+    device_text = describe_device(device)
+    results: dict[str, BenchmarkResult] = {}
     for benchmark, dataset in zip(benchmarks, datasets, strict=True):
         if on_start is not None:
             on_start(benchmark, dataset)
@@ -447,18 +565,29 @@ def evaluate_checkpoint(
             workers=workers,
             on_clip=on_clip,
         )
-        results["benchmarks"][benchmark.name] = result
+        results[benchmark.name] = result
         if on_done is not None:
             on_done(benchmark, result)
-    results["seconds"] = time.perf_counter() - started
-    return results
+    return EvaluationResult(
+        checkpoint=str(checkpoint.resolve()),
+        architecture=architecture,
+        ema=ema,
+        device=device_text,
+        ensemble=ensemble,
+        metrics=METRICS_NOTE,
+        started=started_at,
+        torch_version=torch.__version__,
+        vsr_version=vsr.__version__,
+        benchmarks=results,
+        seconds=time.perf_counter() - started,
+    )
 
 
 CSV_FIELDS = ("benchmark", "clip", "frames", "psnr", "ssim", "seconds", "channel")
 
 
-def write_results(results: dict[str, Any], output_dir: str | os.PathLike) -> tuple[Path, Path]:
-    """Write `results.json` (everything) and `results.csv` (one row per clip).
+def write_results(results: EvaluationResult, output_dir: str | os.PathLike) -> tuple[Path, Path]:
+    """Write `results.json` (everything, `results.to_json()`) and `results.csv` (one row per clip).
 
     PSNR of identical frames is infinite: it is written as `Infinity`, which Python's `json`
     reads back.
@@ -469,21 +598,21 @@ def write_results(results: dict[str, Any], output_dir: str | os.PathLike) -> tup
     out = Path(output_dir)
     out.mkdir(parents=True, exist_ok=True)
     json_path, csv_path = out / "results.json", out / "results.csv"
-    json_path.write_text(json.dumps(results, indent=2) + "\n")
+    json_path.write_text(json.dumps(results.to_json(), indent=2) + "\n")
     with csv_path.open("w", newline="") as f:
         writer = csv.writer(f)
         writer.writerow(CSV_FIELDS)
-        for name, bench in results["benchmarks"].items():
-            for clip, record in bench["clips"].items():
+        for name, bench in results.benchmarks.items():
+            for clip, score in bench.clips.items():
                 writer.writerow(
                     [
                         name,
                         clip,
-                        len(record["frames"]),
-                        repr(record["psnr"]),
-                        repr(record["ssim"]),
-                        f"{record['seconds']:.4f}",
-                        bench["protocol"]["channel"],
+                        len(score.frames),
+                        repr(score.psnr),
+                        repr(score.ssim),
+                        f"{score.seconds:.4f}",
+                        bench.protocol["channel"],
                     ]
                 )
     return json_path, csv_path

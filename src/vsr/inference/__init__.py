@@ -11,7 +11,14 @@ complete), `chunking` cuts videos into overlapping temporal windows and spatial 
 the outputs back together, `upscale` runs the streaming loop.
 """
 
-from vsr.inference.chunking import Window, chunk_stream, plan_windows, run_tiled, tile_spans
+from vsr.inference.chunking import (
+    Window,
+    check_chunking,
+    chunk_stream,
+    plan_windows,
+    run_tiled,
+    tile_spans,
+)
 from vsr.inference.upscale import (
     UpscaleResult,
     select_device,
@@ -25,7 +32,9 @@ from vsr.inference.video_io import (
     VideoIOError,
     VideoReader,
     VideoWriter,
+    check_fps,
     check_paths,
+    check_writer_settings,
     open_reader,
     open_writer,
     partial_path,
@@ -39,7 +48,10 @@ __all__ = [
     "VideoReader",
     "VideoWriter",
     "Window",
+    "check_chunking",
+    "check_fps",
     "check_paths",
+    "check_writer_settings",
     "chunk_stream",
     "open_reader",
     "open_writer",

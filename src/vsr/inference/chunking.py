@@ -51,11 +51,43 @@ class Window:
         return slice(self.keep_start - self.start, self.keep_stop - self.start)
 
 
+def check_chunking(chunk: int, overlap: int, tile: int = 0, tile_overlap: int = 0) -> None:
+    """Refuse settings the windows or tiles cannot be made with, whatever the frames' size.
+
+    Args:
+        chunk: frames kept from each window (at least 1).
+        overlap: context frames on each side of a window (at least 0).
+        tile: tile side in input pixels (0: whole frames).
+        tile_overlap: input pixels shared by neighbouring tiles (0 up to `tile - 1`).
+
+    Raises:
+        ValueError: names the setting, its value and what it may be.
+    """
+    _check_temporal(chunk, overlap)
+    _check_spatial(tile, tile_overlap)
+
+
 def _check_temporal(chunk: int, overlap: int) -> None:
     if chunk < 1:
-        raise ValueError(f"chunk must be >= 1 frame, got {chunk}")
+        raise ValueError(f"chunk must be at least 1 frame, got {chunk} (CLI: --chunk)")
     if overlap < 0:
-        raise ValueError(f"overlap must be >= 0 frames, got {overlap}")
+        raise ValueError(f"overlap must be at least 0 frames, got {overlap} (CLI: --overlap)")
+
+
+def _check_spatial(tile: int, overlap: int) -> None:
+    if tile < 0:
+        raise ValueError(
+            f"tile must be at least 0 pixels (0: whole frames), got {tile} (CLI: --tile)"
+        )
+    if overlap < 0:
+        raise ValueError(
+            f"tile overlap must be at least 0 pixels, got {overlap} (CLI: --tile-overlap)"
+        )
+    if tile and overlap >= tile:
+        raise ValueError(
+            f"tile overlap ({overlap} pixels) must be smaller than the tile ({tile} pixels); "
+            "lower the tile overlap or raise the tile (CLI: --tile-overlap, --tile)"
+        )
 
 
 def plan_windows(num_frames: int, chunk: int, overlap: int) -> list[Window]:
@@ -116,12 +148,12 @@ def tile_spans(size: int, tile: int, overlap: int) -> list[tuple[int, int]]:
     """[start, stop) of tiles covering `size` pixels, neighbours overlapping by >= `overlap`.
 
     Tiles are `tile` long (the last one is moved back to end at the border, overlapping its
-    neighbour more); `tile <= 0` or `tile >= size` gives one span over everything.
+    neighbour more); `tile == 0` or `tile >= size` gives one span over everything. Settings
+    `check_chunking` refuses are refused whatever `size` is.
     """
-    if tile <= 0 or tile >= size:
+    _check_spatial(tile, overlap)
+    if tile == 0 or tile >= size:
         return [(0, size)]
-    if not 0 <= overlap < tile:
-        raise ValueError(f"tile overlap must be in [0, tile={tile}), got {overlap}")
     step = tile - overlap
     starts = [*range(0, size - tile, step), size - tile]
     return [(s, s + tile) for s in starts]
@@ -161,7 +193,7 @@ def run_tiled(
     Args:
         fn: maps (1, t, 3, h, w) to (1, t, 3, s·h, s·w) for some integer scale s.
         lqs: (1, t, 3, H, W) input frames.
-        tile: tile side in input pixels; <= 0 (or larger than the frame) for no tiling.
+        tile: tile side in input pixels; 0 (or larger than the frame) for no tiling.
         overlap: input pixels shared by neighbouring tiles.
         keep: the frames (of the t) whose outputs are wanted; only these are stored.
 

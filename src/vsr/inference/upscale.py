@@ -23,14 +23,18 @@ import numpy as np
 import torch
 from torch import nn
 
-from vsr.inference.chunking import chunk_stream, run_tiled
+from vsr.inference.chunking import check_chunking, chunk_stream, run_tiled
 from vsr.inference.video_io import (
     DEFAULT_FPS,
     VideoIOError,
+    check_fps,
     check_paths,
+    check_writer_settings,
     open_reader,
     open_writer,
 )
+from vsr.machine import select_device
+from vsr.nn.checkpoint import CheckpointError, load_generator
 
 log = logging.getLogger(__name__)
 
@@ -38,22 +42,6 @@ PRECISIONS = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}
 DEFAULT_CHUNK = 50
 DEFAULT_OVERLAP = 10
 DEFAULT_TILE_OVERLAP = 16
-
-
-def select_device(device: str | torch.device | None = None) -> torch.device:
-    """`device` if given, else the best available: cuda, then mps, then cpu."""
-    if device is not None and str(device) != "auto":
-        device = torch.device(device)
-        if device.type == "cuda" and not torch.cuda.is_available():
-            raise ValueError(f"device {device} requested, but CUDA is not available")
-        if device.type == "mps" and not torch.backends.mps.is_available():
-            raise ValueError(f"device {device} requested, but MPS is not available")
-        return device
-    if torch.cuda.is_available():
-        return torch.device("cuda")
-    if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
-        return torch.device("mps")
-    return torch.device("cpu")
 
 
 def precision_context(device: torch.device, precision: str) -> contextlib.AbstractContextManager:
@@ -117,7 +105,11 @@ def upscale_frames(
 
     Yields:
         uint8 (s·h, s·w, 3) RGB frames, one per input frame, in order.
+
+    Raises:
+        ValueError: bad chunk, tile, device or precision settings (before any frame is read).
     """
+    check_chunking(chunk, overlap, tile, tile_overlap)
     device = select_device(device)
     autocast = precision_context(device, precision)  # checked before any frame is read
     model = model.to(device).eval()
@@ -127,6 +119,31 @@ def upscale_frames(
             sr = run_tiled(model, lqs, tile, tile_overlap, keep=window.keep)
         del lqs
         yield from to_uint8(sr[0])
+
+
+def _load_checkpoint(path: str | Path, *, trusted: bool = False) -> nn.Module:
+    """The BasicVSR++ network of a checkpoint file (`vsr.load_generator`), in eval mode.
+
+    Raises:
+        vsr.nn.checkpoint.CheckpointError: names the file and says what to do; for a file
+            torch cannot read, in one line (torch's many-line reason stays in `__cause__`).
+        FileNotFoundError: no such file.
+    """
+    try:
+        return load_generator(path, trusted=trusted)
+    except CheckpointError as err:
+        reason = err.__cause__
+        if reason is None:  # the file was read: the message says what is wrong with its tensors
+            raise
+        hint = (
+            ""
+            if trusted
+            else "; if it holds Python objects besides tensors and you trust its source, "
+            "load it with trusted=True (CLI: --trust-checkpoint)"
+        )
+        raise CheckpointError(
+            f"cannot read {path} as a PyTorch checkpoint ({type(reason).__name__}){hint}"
+        ) from err
 
 
 @dataclass(frozen=True)
@@ -163,12 +180,15 @@ def upscale_video(
     pix_fmt: str | None = None,
     lossless: bool = False,
     overwrite: bool = False,
+    trusted: bool = False,
     progress: Callable[[int, int | None], None] | None = None,
 ) -> UpscaleResult:
     """Upscale a video file or frame folder into a video file or a folder of PNGs.
 
-    The output is written to `partial_path(output)` and renamed when complete. On an error or
-    an interrupt, a partial video is closed properly (playable up to the last frame written),
+    Every path and setting is checked, and the first frame read, before a checkpoint given by
+    its path is loaded, so a mistake fails in a second, not after loading large weights. The
+    output is written to `partial_path(output)` and renamed when complete. On an error or an
+    interrupt, a partial video is closed properly (playable up to the last frame written),
     kept under its `.partial` name and logged; the exception is re-raised.
 
     Args:
@@ -180,21 +200,28 @@ def upscale_video(
         fps: output frame rate (default: the input's; 25 for frame folders).
         codec, crf, pix_fmt, lossless: video encoding (see `VideoWriter`).
         overwrite: replace an existing output (only once the new one is complete).
+        trusted: when `model` is a path, allow checkpoints that hold Python objects besides
+            tensors (only files you trust).
         progress: called with (frames done, total frames or None) after each frame.
 
     Returns:
         What was written.
 
     Raises:
-        FileNotFoundError, FileExistsError, ValueError: bad paths or settings (nothing written).
+        FileNotFoundError, FileExistsError, ValueError: bad paths or settings (nothing written);
+            the message names the path or setting.
         VideoIOError: unreadable input, no frames, or a failed write.
         vsr.nn.checkpoint.CheckpointError: `model` is a path to something else than a
-            BasicVSR++ checkpoint.
+            BasicVSR++ checkpoint (the message names the file and says what to do).
     """
     start = time.perf_counter()
+    # Fail on bad paths and settings before reading anything.
     src, dst = check_paths(input, output, overwrite)
+    check_chunking(chunk, overlap, tile, tile_overlap)
     device = select_device(device)
-    precision_context(device, precision)  # fail on bad settings before reading anything
+    precision_context(device, precision)
+    fps = check_fps(fps) if fps is not None else None
+    check_writer_settings(dst, codec=codec, crf=crf, pix_fmt=pix_fmt, lossless=lossless)
 
     with open_reader(src) as reader:
         frames = iter(reader)
@@ -203,10 +230,8 @@ def upscale_video(
             kind = "image files" if src.is_dir() else "video frames"
             raise VideoIOError(f"{input}: no {kind} to upscale")
         if isinstance(model, str | Path):
-            from vsr.nn import load_generator
-
-            model = load_generator(model)
-        out_fps = Fraction(fps).limit_denominator(1_000_000) if fps else reader.fps or DEFAULT_FPS
+            model = _load_checkpoint(model, trusted=trusted)
+        out_fps = fps or reader.fps or DEFAULT_FPS
         writer = open_writer(
             dst,
             out_fps,

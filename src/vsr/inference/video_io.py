@@ -275,6 +275,44 @@ class FolderWriter(FrameWriter):
         self.frames_written += 1
 
 
+def check_fps(fps: Fraction | float | str) -> Fraction:
+    """A frame rate as a `Fraction` (`25`, `29.97`, `"30000/1001"`), checked positive.
+
+    Raises:
+        ValueError: not a number, or not positive.
+    """
+    try:
+        value = Fraction(fps).limit_denominator(1_000_000)
+    except (TypeError, ValueError, ZeroDivisionError):
+        raise ValueError(f"not a frame rate: {fps!r} (e.g. 25 or 30000/1001)") from None
+    if value <= 0:
+        raise ValueError(f"frame rate must be positive, got {fps} (CLI: --fps)")
+    return value
+
+
+def check_writer_settings(
+    path: str | Path,
+    *,
+    codec: str | None = None,
+    crf: int | None = None,
+    pix_fmt: str | None = None,
+    lossless: bool = False,
+) -> None:
+    """Refuse encoding settings that `open_writer(path, ...)` would refuse, writing nothing.
+
+    Raises:
+        ValueError: an encoder this PyAV build lacks, a pixel format it cannot encode, settings
+            that exclude each other, or video settings for a frame folder.
+    """
+    if is_video_path(path):
+        video_settings(codec, crf, pix_fmt, lossless)
+    elif codec or crf is not None or pix_fmt or lossless:
+        raise ValueError(
+            f"{path} is a frame folder (PNG, lossless): codec, crf, pixel format and lossless "
+            f"apply to video outputs ({', '.join(VIDEO_EXTENSIONS)})"
+        )
+
+
 def video_settings(
     codec: str | None, crf: int | None, pix_fmt: str | None, lossless: bool
 ) -> tuple[str, str, dict[str, str]]:
@@ -337,9 +375,7 @@ class VideoWriter(FrameWriter):
         overwrite: bool = False,
     ):
         self.codec, self.pix_fmt, self.options = video_settings(codec, crf, pix_fmt, lossless)
-        self.fps = Fraction(fps).limit_denominator(1_000_000)
-        if self.fps <= 0:
-            raise ValueError(f"frame rate must be positive, got {fps}")
+        self.fps = check_fps(fps)
         super().__init__(path, overwrite)
         self._container = self._stream = None
         self._pad = (0, 0)
@@ -417,9 +453,5 @@ def open_writer(
             lossless=lossless,
             overwrite=overwrite,
         )
-    if codec or crf is not None or pix_fmt or lossless:
-        raise ValueError(
-            f"{path} is a frame folder (PNG, lossless): codec, crf, pixel format and lossless "
-            f"apply to video outputs ({', '.join(VIDEO_EXTENSIONS)})"
-        )
+    check_writer_settings(path, codec=codec, crf=crf, pix_fmt=pix_fmt, lossless=lossless)
     return FolderWriter(path, overwrite)

@@ -5,6 +5,7 @@
   rounded to uint8 levels first; they agree with the numpy functions.
 * :class:`VideoPSNR`, :class:`VideoSSIM`: torchmetrics metrics, per frame -> per clip -> mean
   over clips, DDP-safe.
+* :func:`scored_outputs`: a clip's predictions of its scored GT frames (`pred_index`).
 """
 
 from typing import TYPE_CHECKING
@@ -20,6 +21,7 @@ __all__ = [
     "frame_ssim",
     "rgb_to_y",
     "rgb_to_y_levels",
+    "scored_outputs",
     "to_uint8_levels",
 ]
 
@@ -30,10 +32,12 @@ _LAZY = {
     "to_uint8_levels": "vsr.metrics.functional",
     "VideoPSNR": "vsr.metrics.video",
     "VideoSSIM": "vsr.metrics.video",
+    "scored_outputs": "vsr.metrics.scoring",
 }
 
 if TYPE_CHECKING:
     from vsr.metrics.functional import frame_psnr, frame_ssim, rgb_to_y_levels, to_uint8_levels
+    from vsr.metrics.scoring import scored_outputs
     from vsr.metrics.video import VideoPSNR, VideoSSIM
 
 

@@ -7,7 +7,6 @@ mmagic read them as they are.
 
 from __future__ import annotations
 
-import logging
 import math
 from collections.abc import Callable
 
@@ -17,33 +16,20 @@ from torch import nn
 from torch.nn import functional as F
 from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
-from vsr.data.datasets import scored_outputs
 from vsr.metrics import VideoPSNR, VideoSSIM
+from vsr.metrics.scoring import scored_outputs
 from vsr.models.losses import CharbonnierLoss
 from vsr.models.schedule import CosineSchedule
 from vsr.nn.checkpoint import generator_state_dict, load_into
 from vsr.nn.weights import read_checkpoint_file
 
-log = logging.getLogger(__name__)
-
-
-def describe_batch(batch: dict) -> str:
-    """'clips 000 (frames 3-32), 011 (frames 50-79)': which data a training batch holds."""
-    clips = batch.get("clip")
-    frames = batch.get("frames")
-    if clips is None:
-        return "unknown clips"
-    parts = []
-    for i, clip in enumerate(clips):
-        if frames is not None:
-            parts.append(f"{clip} (frames {int(frames[i].min())}-{int(frames[i].max())})")
-        else:
-            parts.append(str(clip))
-    return "clips " + ", ".join(parts)
-
 
 class VSRModule(LightningModule):
     """Charbonnier training with a separately-paced, initially frozen flow network.
+
+    What a non-finite loss or gradient does is the trainer's `vsr.callbacks.NonFinite`
+    (`callbacks.nonfinite`): it drops the step's gradients, and a step that updated nothing
+    leaves the EMA as it is.
 
     Args:
         generator: the network (e.g. `vsr.nn.BasicVSRPlusPlus`); it must have a `spynet`.
@@ -60,10 +46,6 @@ class VSRModule(LightningModule):
         y_channel: validation metrics on the Y channel (Vid4, Vimeo) instead of RGB (REDS4).
         crop_border: pixels cropped from each side before the validation metrics.
         sample_frames: how many frames of the first validation clip to keep as samples.
-        nonfinite: what a non-finite loss or gradient does: "skip" (no update for that step,
-            counted in `train/nonfinite_skipped`) or "stop" (save a checkpoint, then fail with
-            a message naming the batch's clips). Either way the weights stay untouched.
-        max_nonfinite_skips: with "skip", stop as with "stop" once more steps were skipped.
     """
 
     def __init__(
@@ -80,12 +62,8 @@ class VSRModule(LightningModule):
         y_channel: bool = False,
         crop_border: int = 0,
         sample_frames: int = 3,
-        nonfinite: str = "skip",
-        max_nonfinite_skips: int = 100,
     ):
         super().__init__()
-        if nonfinite not in ("skip", "stop"):
-            raise ValueError(f"model.nonfinite must be 'skip' or 'stop', got {nonfinite!r}")
         self.save_hyperparameters(ignore=["generator", "optimizer"])
         self.generator = generator
         self.optimizer_factory = optimizer or (
@@ -109,8 +87,6 @@ class VSRModule(LightningModule):
         self.val_psnr_bicubic = VideoPSNR(crop_border=crop_border, y_channel=y_channel)
         # In the state dict, so the best value survives a resume.
         self.register_buffer("psnr_best", torch.tensor(-math.inf, dtype=torch.float64))
-        self.register_buffer("nonfinite_skipped", torch.tensor(0, dtype=torch.int64))
-        self._batch_description = ""
         self._validated: tuple[int, dict[str, float]] = (-1, {})
         self.samples: dict[str, torch.Tensor] | None = None
 
@@ -158,7 +134,6 @@ class VSRModule(LightningModule):
         self.generator.spynet.requires_grad_(not self.flow_frozen)
 
     def training_step(self, batch: dict, batch_idx: int) -> torch.Tensor:
-        self._batch_description = describe_batch(batch)
         output = self.generator(batch["lq"])
         loss = self.criterion(output, batch["gt"])
         self.log("train/loss", loss, prog_bar=True, logger=False, batch_size=batch["lq"].shape[0])
@@ -179,48 +154,17 @@ class VSRModule(LightningModule):
         for logger in self.loggers:
             logger.log_metrics(row, step=self.global_step)
 
-    def on_before_optimizer_step(self, optimizer) -> None:
-        # After backward (and the DDP all-reduce, so every rank decides alike), before the
-        # update: a non-finite gradient must never reach the weights or Adam's moments.
-        grads = [p.grad for p in self.generator.parameters() if p.grad is not None]
-        if not grads:
-            return
-        total = torch.stack([torch.linalg.vector_norm(g.float()) for g in grads]).sum()
-        if torch.isfinite(total):
-            return
-        for p in self.generator.parameters():
-            p.grad = None  # Adam skips parameters without gradients
-        self.nonfinite_skipped += 1
-        self.log(
-            "train/nonfinite_skipped", self.nonfinite_skipped.float(), prog_bar=True, logger=False
-        )
-        self.log_now({"train/nonfinite_skipped": self.nonfinite_skipped})
-        where = (
-            f"non-finite loss or gradients at step {self.global_step} ({self._batch_description})"
-        )
-        skips = int(self.nonfinite_skipped)
-        if self.hparams.nonfinite == "skip" and skips <= self.hparams.max_nonfinite_skips:
-            log.warning("%s: step skipped (%d so far)", where, skips)
-            return
-        path = None
-        if (
-            self.trainer.checkpoint_callback is not None
-            and self.trainer.checkpoint_callback.dirpath
-        ):
-            path = f"{self.trainer.checkpoint_callback.dirpath}/nonfinite_step_{self.global_step:07d}.ckpt"
-            self.trainer.save_checkpoint(path)
-        raise FloatingPointError(
-            f"{where}; {skips} step(s) skipped in all. The weights are untouched"
-            + (f"; checkpoint saved to {path}" if path else "")
-            + ". Lower the learning rate, set trainer.gradient_clip_val, or check those frames."
-        )
-
     def optimizer_step(self, *args, **kwargs) -> None:
         super().optimizer_step(*args, **kwargs)
         # Here, not in on_train_batch_end: callbacks' on_train_batch_end hooks (checkpoints)
-        # run before the module's, and must see this step's EMA.
-        if self.generator_ema is not None:
+        # run before the module's, and must see this step's EMA. A step without gradients
+        # (dropped by vsr.callbacks.NonFinite) updated no weight: the EMA stays as it is too.
+        if self.generator_ema is not None and self._updated():
             self.generator_ema.update_parameters(self.generator)
+
+    def _updated(self) -> bool:
+        """Whether the optimizer step just taken had gradients to apply."""
+        return any(p.grad is not None for p in self.generator.parameters())
 
     # ------------------------------------------------------------------ evaluation
 
@@ -327,6 +271,14 @@ class VSRModule(LightningModule):
         self.log_dict(results, sync_dist=False)  # the metrics already reduce over ranks
 
     # ------------------------------------------------------------------ checkpoints
+
+    def on_load_checkpoint(self, checkpoint: dict) -> None:
+        # Checkpoints from before the non-finite policy became vsr.callbacks.NonFinite hold
+        # its count as a buffer: moved out of the state dict (loaded strictly), for the
+        # callback to read.
+        state = checkpoint.get("state_dict") or {}
+        if "nonfinite_skipped" in state:
+            checkpoint["nonfinite_skipped"] = int(state.pop("nonfinite_skipped"))
 
     def on_save_checkpoint(self, checkpoint: dict) -> None:
         # A checkpoint carries the scores of its own step's validation, or None when no

@@ -3,34 +3,17 @@
 
 from __future__ import annotations
 
-import os
-import platform
 from collections.abc import Callable
 from pathlib import Path
 
-import torch
 from omegaconf import OmegaConf
 
+from vsr.machine import describe_machine
 from vsr.report.collect import Job, collect
 from vsr.report.cost import Bench, Cost, build_generator, measure
 from vsr.report.render import Report, Row, plot, to_markdown, write_csv
 
 OUTPUTS = {"markdown": "report.md", "csv": "report.csv", "plot": "report.png"}
-
-
-def machine(device: str) -> str:
-    """The device the timings were taken on, in words."""
-    if device.startswith("cuda"):
-        return f"{torch.cuda.get_device_name(torch.device(device))}, torch {torch.__version__}"
-    name = platform.processor() or platform.machine()
-    try:
-        with open("/proc/cpuinfo") as f:
-            name = next(
-                line.split(":", 1)[1].strip() for line in f if line.startswith("model name")
-            )
-    except (OSError, StopIteration):
-        pass
-    return f"{name} ({os.cpu_count()} logical CPUs), torch {torch.__version__}"
 
 
 def _flatten(node, prefix: str = "") -> dict:
@@ -106,7 +89,7 @@ def build_report(
                 for k, v in differences.items()
             )
         )
-    return Report(multirun, rows, bench, machine(bench.device), notes)
+    return Report(multirun, rows, bench, describe_machine(bench.device), notes)
 
 
 def sort_rows(report: Report, by: str | None) -> None:

@@ -1,17 +1,8 @@
 """What a network costs: parameters, FLOPs per frame and inference time per frame.
 
-FLOPs follow `torch.utils.flop_counter.FlopCounterMode`'s convention: 2 per multiply-add of
-the convolutions and matrix products. FlopCounterMode has no formula for torchvision's
-`deform_conv2d` or for bilinear sampling, so those are counted here by hand:
-
-- deformable convolution: 2·Cout·(Cin/groups)·k²·H·W for the convolution (as for a plain
-  conv) plus 8·Cin·k²·H·W for gathering its inputs: 7 FLOPs per bilinearly sampled value (4
-  weighted taps) and 1 for the modulation mask;
-- bilinear `grid_sample` (flow warping, in SPyNet and the propagation) and bilinear resizing:
-  7 FLOPs per output value.
-
-Not counted, as usual: elementwise operations (activations, additions, the offsets' tanh and
-the mask's sigmoid), pooling and the computation of the sampling weights themselves.
+FLOPs are counted by `vsr.bench.flops`, the counter `vsr-bench model` uses too: convolutions
+and matrix products (2 per multiply-add), deformable convolutions and bilinear sampling by
+hand; elementwise operations are not counted.
 """
 
 from __future__ import annotations
@@ -25,9 +16,9 @@ from dataclasses import dataclass
 import torch
 from omegaconf import DictConfig, OmegaConf
 from torch import nn
-from torch.utils.flop_counter import FlopCounterMode
 
-BILINEAR_FLOPS = 7  # 4 multiplies + 3 additions per sampled value
+from vsr.bench.flops import count_flops
+from vsr.machine import synchronize
 
 
 @dataclass(frozen=True)
@@ -54,57 +45,6 @@ class Cost:
     ms_per_frame: float | None = None
 
 
-# --------------------------------------------------------------------------- FLOP formulas
-
-
-def deform_conv2d_flop(input_shape, weight_shape, *args, out_shape, **kwargs) -> int:
-    """torchvision::deform_conv2d(input, weight, offset, mask, bias, stride_h, stride_w, pad_h,
-    pad_w, dilation_h, dilation_w, groups, offset_groups, use_mask)."""
-    n, c_in = input_shape[:2]
-    c_out, c_in_per_group, kh, kw = weight_shape
-    use_mask = args[-1] if args and isinstance(args[-1], bool) else True
-    positions = n * out_shape[-2] * out_shape[-1] * kh * kw  # sampling positions per channel
-    conv = 2 * c_out * c_in_per_group * positions
-    sampling = (BILINEAR_FLOPS + int(use_mask)) * c_in * positions
-    return conv + sampling
-
-
-def bilinear_flop(*args, out_shape, **kwargs) -> int:
-    """grid_sample / bilinear resizing: one bilinear interpolation per output value."""
-    numel = 1
-    for size in out_shape:
-        numel *= size
-    return BILINEAR_FLOPS * numel
-
-
-def grid_sampler_flop(input_shape, grid_shape, interpolation_mode=0, *args, out_shape, **kwargs):
-    # interpolation_mode 0 is bilinear; nearest (1) does no arithmetic; bicubic (2) is
-    # not used by vsr's networks and is left out.
-    return bilinear_flop(out_shape=out_shape) if interpolation_mode == 0 else 0
-
-
-def _flop_formulas() -> dict:
-    import torchvision  # noqa: F401  (registers torch.ops.torchvision)
-
-    # keyed by operator (all overloads), as FlopCounterMode looks them up
-    aten = torch.ops.aten
-    formulas = {
-        torch.ops.torchvision.deform_conv2d: deform_conv2d_flop,
-        aten.grid_sampler_2d: grid_sampler_flop,
-        aten.upsample_bilinear2d: bilinear_flop,
-    }
-    if hasattr(aten, "cudnn_grid_sampler"):
-        formulas[aten.cudnn_grid_sampler] = bilinear_flop
-    return formulas
-
-
-def count_flops(model: nn.Module, *inputs: torch.Tensor) -> int:
-    """FLOPs of one forward pass (see the module docstring for what is counted)."""
-    with torch.no_grad(), FlopCounterMode(display=False, custom_mapping=_flop_formulas()) as c:
-        model(*inputs)
-    return c.get_total_flops()
-
-
 # --------------------------------------------------------------------------- timing
 
 
@@ -122,20 +62,15 @@ def time_forward(
     model: nn.Module, inputs: torch.Tensor, repeats: int = 3, warmup: int = 1
 ) -> float:
     """Median wall time in ms of one forward pass, after `warmup` untimed passes."""
-
-    def sync() -> None:
-        if inputs.device.type == "cuda":
-            torch.cuda.synchronize(inputs.device)
-
     times = []
     with torch.inference_mode():
         for _ in range(warmup):
             model(inputs)
         for _ in range(repeats):
-            sync()
+            synchronize(inputs.device)
             start = time.perf_counter()
             model(inputs)
-            sync()
+            synchronize(inputs.device)
             times.append(time.perf_counter() - start)
     return 1000 * statistics.median(times)
 

@@ -118,7 +118,7 @@ def to_markdown(report: Report) -> str:
         ),
         "GFLOPs: convolutions and matrix products (2 per multiply-add, "
         "torch.utils.flop_counter), plus the deformable convolutions and bilinear sampling "
-        "counted by hand (see vsr.report.cost); elementwise operations are not counted.",
+        "counted by hand (see vsr.bench.flops); elementwise operations are not counted.",
         "PSNR/SSIM: validation from each job's csv/metrics.csv; best = the validation with "
         "the highest PSNR (@ step), last = the latest one."
         + (f" Bicubic upsampling: {min(bicubic):.2f} dB." if len(bicubic) == 1 else ""),

@@ -7,10 +7,9 @@ from pathlib import Path
 
 import numpy as np
 
+from vsr.data.backends.base import ClipInfo, Kind
 from vsr.data.layouts import ClipFiles, Layout
-from vsr.data.stores import ClipInfo, Kind
-from vsr.data.validate import read_header
-from vsr.frames import decode_image
+from vsr.frames import decode_image, read_header
 
 
 class FolderStore:

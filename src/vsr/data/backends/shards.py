@@ -17,6 +17,7 @@ from __future__ import annotations
 import functools
 import multiprocessing
 import os
+import re
 import shutil
 from collections.abc import Sequence
 from pathlib import Path
@@ -24,16 +25,19 @@ from typing import Literal
 
 import numpy as np
 
-from vsr.data.array_store import (
+from vsr.data.backends.base import (
     MANIFEST,
+    ClipInfo,
+    FrameStore,
+    Kind,
     Progress,
+    atomic_folder,
     check_frame,
     parse_manifest,
     read_manifest,
     source_clips,
     write_manifest,
 )
-from vsr.data.stores import ClipInfo, FrameStore, Kind
 from vsr.frames import decode_image, encode_png
 
 Encoding = Literal["png", "raw"]
@@ -159,12 +163,12 @@ def write_shards(
 ) -> None:
     """Convert the clips of `src` into a litdata `ShardStore` at local folder `dst`.
 
-    Not atomic by itself: `vsr-prepare` writes into a `.partial` folder and renames it. Upload
-    the finished folder to an object store to stream from there.
+    Atomic: the store is written into `DST.partial` and renamed to `dst` when complete (an
+    existing `dst` is replaced then). Upload the finished folder to an object store to stream from there.
 
     Args:
         src: any picklable frame store (litdata encodes in a spawned worker process).
-        dst: output folder (new or empty).
+        dst: output folder.
         clips: clip names to convert, None for all.
         encoding: `png` (lossless, smaller) or `raw` (uint8 pixels, no decode on read).
         chunk_bytes: target size of a chunk file.
@@ -175,46 +179,51 @@ def write_shards(
 
     if encoding not in ("png", "raw"):
         raise ValueError(f"encoding must be png or raw, got {encoding!r}")
-    dst = Path(dst)
-    dst.mkdir(parents=True, exist_ok=True)
     infos = source_clips(src, clips)
-    specs: list[tuple[str, int, Kind]] = []
-    starts: dict[str, dict[str, int | None]] = {}
-    for info in infos:
-        starts[info.name] = {"gt": len(specs), "lr": None}
-        specs += [(info.name, t, "gt") for t in range(info.num_frames)]
-        if info.lr_size is not None:
-            starts[info.name]["lr"] = len(specs)
-            specs += [(info.name, t, "lr") for t in range(info.num_frames)]
-    fn = functools.partial(
-        _encode_item, src=src, infos={i.name: i for i in infos}, encoding=encoding
-    )
-    # litdata stages chunks in a cache folder; keep it inside dst so nothing leaks elsewhere.
-    cache = dst / ".cache"
-    previous = os.environ.get("DATA_OPTIMIZER_CACHE_FOLDER")
-    os.environ["DATA_OPTIMIZER_CACHE_FOLDER"] = str(cache)
-    # litdata switches the process-wide start method to "spawn", which would slow every
-    # DataLoader started afterwards in this process: put it back when done.
-    start_method = multiprocessing.get_start_method(allow_none=True)
-    try:
-        litdata.optimize(
-            fn=fn,
-            inputs=specs,
-            output_dir=str(dst),
-            chunk_bytes=chunk_bytes,
-            num_workers=1,
-            reorder_files=False,
-            keep_data_ordered=True,  # item i is specs[i]: the index above stays valid
-            mode="overwrite",
-            verbose=verbose,
+    with atomic_folder(dst) as out:
+        specs: list[tuple[str, int, Kind]] = []
+        starts: dict[str, dict[str, int | None]] = {}
+        for info in infos:
+            starts[info.name] = {"gt": len(specs), "lr": None}
+            specs += [(info.name, t, "gt") for t in range(info.num_frames)]
+            if info.lr_size is not None:
+                starts[info.name]["lr"] = len(specs)
+                specs += [(info.name, t, "lr") for t in range(info.num_frames)]
+        fn = functools.partial(
+            _encode_item, src=src, infos={i.name: i for i in infos}, encoding=encoding
         )
-    finally:
-        multiprocessing.set_start_method(start_method, force=True)
-        if previous is None:
-            os.environ.pop("DATA_OPTIMIZER_CACHE_FOLDER", None)
-        else:
-            os.environ["DATA_OPTIMIZER_CACHE_FOLDER"] = previous
-        shutil.rmtree(cache, ignore_errors=True)
-    if progress is not None:
-        progress(len(specs))
-    write_manifest(dst, ShardStore.FORMAT, infos, encoding=encoding, starts=starts)
+        # litdata stages chunks in a cache folder; keep it inside out so nothing leaks elsewhere.
+        cache = out / ".cache"
+        previous = os.environ.get("DATA_OPTIMIZER_CACHE_FOLDER")
+        os.environ["DATA_OPTIMIZER_CACHE_FOLDER"] = str(cache)
+        # litdata switches the process-wide start method to "spawn", which would slow every
+        # DataLoader started afterwards in this process: put it back when done.
+        start_method = multiprocessing.get_start_method(allow_none=True)
+        try:
+            litdata.optimize(
+                fn=fn,
+                inputs=specs,
+                output_dir=str(out),
+                chunk_bytes=chunk_bytes,
+                num_workers=1,
+                reorder_files=False,
+                keep_data_ordered=True,  # item i is specs[i]: the index above stays valid
+                mode="overwrite",
+                verbose=verbose,
+            )
+        except RuntimeError as err:
+            # litdata reports a frame its worker could not read as a RuntimeError whose text
+            # holds the worker's traceback: name the error it ends with.
+            errors = re.findall(r"^\w*(?:Error|Exception): .*$", str(err), re.MULTILINE)
+            cause = next((e for e in errors if "Failed processing" not in e), str(err))
+            raise OSError(f"shard conversion into {dst} failed: {cause}") from err
+        finally:
+            multiprocessing.set_start_method(start_method, force=True)
+            if previous is None:
+                os.environ.pop("DATA_OPTIMIZER_CACHE_FOLDER", None)
+            else:
+                os.environ["DATA_OPTIMIZER_CACHE_FOLDER"] = previous
+            shutil.rmtree(cache, ignore_errors=True)
+        if progress is not None:
+            progress(len(specs))
+        write_manifest(out, ShardStore.FORMAT, infos, encoding=encoding, starts=starts)

@@ -22,14 +22,17 @@ from pathlib import Path
 
 import numpy as np
 
-from vsr.data.array_store import (
+from vsr.data.backends.base import (
+    ClipInfo,
+    FrameStore,
+    Kind,
     Progress,
+    atomic_folder,
     check_frame,
     read_manifest,
     source_clips,
     write_manifest,
 )
-from vsr.data.stores import ClipInfo, FrameStore, Kind
 from vsr.frames import decode_image, encode_png, natural_key
 
 META = "meta_info.txt"
@@ -189,11 +192,12 @@ def write_lmdb(
 ) -> None:
     """Convert the clips of `src` into GT and low-res LMDB databases under `dst`.
 
-    Not atomic by itself: `vsr-prepare` writes into a `.partial` folder and renames it.
+    Atomic: the store is written into `DST.partial` and renamed to `dst` when complete (an
+    existing `dst` is replaced then).
 
     Args:
         src: any frame store.
-        dst: output folder (new or empty).
+        dst: output folder.
         clips: clip names to convert, None for all.
         db_names: folder names of the GT and low-res databases (`REDS_DB_NAMES` for REDS).
         compress_level: PNG compression level (BasicSR uses 1).
@@ -202,46 +206,45 @@ def write_lmdb(
     """
     import lmdb
 
-    dst = Path(dst)
-    dst.mkdir(parents=True, exist_ok=True)
     infos = source_clips(src, clips)
-    has_lr = any(i.lr_size is not None for i in infos)
-    kinds: tuple[Kind, ...] = ("gt", "lr") if has_lr else ("gt",)
-    if has_lr and any(i.lr_size is None for i in infos):
-        missing = [i.name for i in infos if i.lr_size is None]
-        raise ValueError(f"some clips have low-res frames and some not: {missing[:10]}")
-    for kind, name in zip(kinds, db_names, strict=False):
-        raw = sum(
-            i.num_frames * (i.gt_size if kind == "gt" else i.lr_size)[0]  # type: ignore[index]
-            * (i.gt_size if kind == "gt" else i.lr_size)[1] * 3  # type: ignore[index]
-            for i in infos
-        )  # fmt: skip
-        # PNG of noise can exceed the raw size a little; the map is sparse on disk anyway.
-        env = lmdb.open(str(dst / name), map_size=int(raw * 1.5) + (64 << 20))
-        lines = []
-        txn = env.begin(write=True)
-        pending = 0
-        for info in infos:
-            for t in range(info.num_frames):
-                frame = check_frame(src.read(info.name, t, kind), info, t, kind)
-                key = f"{info.name}/{frame_stem(src, info.name, t, kind)}"
-                txn.put(key.encode(), encode_png(frame, compress_level))
-                h, w = frame.shape[:2]
-                lines.append(f"{key}.png ({h},{w},3) {compress_level}")
-                pending += 1
-                if pending >= commit_every:
-                    txn.commit()
-                    txn, pending = env.begin(write=True), 0
-                if progress is not None:
-                    progress(1)
-        txn.commit()
-        env.sync()
-        env.close()
-        (dst / name / META).write_text("\n".join(lines) + "\n")
-    write_manifest(
-        dst,
-        LmdbStore.FORMAT,
-        infos,
-        gt_db=db_names[0],
-        lr_db=db_names[1] if has_lr else None,
-    )
+    with atomic_folder(dst) as out:
+        has_lr = any(i.lr_size is not None for i in infos)
+        kinds: tuple[Kind, ...] = ("gt", "lr") if has_lr else ("gt",)
+        if has_lr and any(i.lr_size is None for i in infos):
+            missing = [i.name for i in infos if i.lr_size is None]
+            raise ValueError(f"some clips have low-res frames and some not: {missing[:10]}")
+        for kind, name in zip(kinds, db_names, strict=False):
+            raw = sum(
+                i.num_frames * (i.gt_size if kind == "gt" else i.lr_size)[0]  # type: ignore[index]
+                * (i.gt_size if kind == "gt" else i.lr_size)[1] * 3  # type: ignore[index]
+                for i in infos
+            )  # fmt: skip
+            # PNG of noise can exceed the raw size a little; the map is sparse on disk anyway.
+            env = lmdb.open(str(out / name), map_size=int(raw * 1.5) + (64 << 20))
+            lines = []
+            txn = env.begin(write=True)
+            pending = 0
+            for info in infos:
+                for t in range(info.num_frames):
+                    frame = check_frame(src.read(info.name, t, kind), info, t, kind)
+                    key = f"{info.name}/{frame_stem(src, info.name, t, kind)}"
+                    txn.put(key.encode(), encode_png(frame, compress_level))
+                    h, w = frame.shape[:2]
+                    lines.append(f"{key}.png ({h},{w},3) {compress_level}")
+                    pending += 1
+                    if pending >= commit_every:
+                        txn.commit()
+                        txn, pending = env.begin(write=True), 0
+                    if progress is not None:
+                        progress(1)
+            txn.commit()
+            env.sync()
+            env.close()
+            (out / name / META).write_text("\n".join(lines) + "\n")
+        write_manifest(
+            out,
+            LmdbStore.FORMAT,
+            infos,
+            gt_db=db_names[0],
+            lr_db=db_names[1] if has_lr else None,
+        )

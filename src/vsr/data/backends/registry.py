@@ -1,15 +1,106 @@
-"""Opening a converted frame store by its path, whichever back-end wrote it."""
+"""The converted back-ends in one table: `open_store` opens a store by its path, whichever
+back-end wrote it, and `write_store` converts into one (what `vsr-prepare` runs)."""
 
 from __future__ import annotations
 
 import json
 import os
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
-from vsr.data.array_store import ArrayStore
-from vsr.data.lmdb_store import DEFAULT_DB_NAMES, REDS_DB_NAMES, LmdbStore
-from vsr.data.shard_store import ShardStore
-from vsr.data.stores import FrameStore
+from vsr.data.backends.arrays import ArrayStore, write_arrays
+from vsr.data.backends.base import FrameStore, read_manifest
+from vsr.data.backends.lmdb import DEFAULT_DB_NAMES, REDS_DB_NAMES, LmdbStore, write_lmdb
+from vsr.data.backends.shards import ShardStore, write_shards
+
+
+@dataclass(frozen=True)
+class Backend:
+    """A converted back-end: its `vsr-prepare` command, manifest format, reader and writer.
+
+    Attributes:
+        name: the `vsr-prepare` command (`arrays`, `lmdb`, `shards`).
+        format: the `format` field of its `store.json`.
+        help: one line for `--help`.
+        open: opens a complete store from its folder.
+        write: `write(src, dst, **options)`, atomic.
+    """
+
+    name: str
+    format: str
+    help: str
+    open: Callable[[Path], FrameStore]
+    write: Callable[..., None]
+
+
+BACKENDS: dict[str, Backend] = {
+    b.name: b
+    for b in (
+        Backend(
+            "arrays",
+            ArrayStore.FORMAT,
+            "memory-mapped uint8 frame packs (fastest local reads, largest on disk)",
+            ArrayStore,
+            write_arrays,
+        ),
+        Backend(
+            "lmdb",
+            LmdbStore.FORMAT,
+            "BasicSR-compatible LMDB databases of PNG frames",
+            LmdbStore.open,
+            write_lmdb,
+        ),
+        Backend(
+            "shards",
+            ShardStore.FORMAT,
+            "litdata chunks, streamable from object storage",
+            ShardStore,
+            write_shards,
+        ),
+    )
+}
+
+
+def is_complete(path: str | os.PathLike, backend: str) -> bool:
+    """Whether `path` is a complete store of `backend` (its manifest is there and says so)."""
+    try:
+        read_manifest(Path(path), BACKENDS[backend].format)
+    except OSError:
+        return False
+    return True
+
+
+def write_store(
+    backend: str,
+    src: FrameStore,
+    dst: str | os.PathLike,
+    *,
+    overwrite: bool = False,
+    **options: Any,
+) -> bool:
+    """Convert `src` into a `backend` store at `dst`, atomically; False when already done.
+
+    A complete store of that back-end at `dst` is kept unless `overwrite` (then it is replaced
+    once the new one is complete); anything else at `dst` is an error unless `overwrite`.
+
+    Raises:
+        KeyError: unknown back-end.
+        FileExistsError: `dst` exists and is not a complete `backend` store (use overwrite).
+    """
+    if backend not in BACKENDS:
+        raise KeyError(f"unknown back-end {backend!r}, expected one of {', '.join(BACKENDS)}")
+    dst = Path(dst).expanduser()
+    if dst.exists() and not overwrite:
+        if is_complete(dst, backend):
+            return False
+        raise FileExistsError(
+            f"{dst} exists and is not a complete {backend} store: remove it or overwrite it"
+        )
+    BACKENDS[backend].write(src, dst, **options)
+    return True
+
 
 # Folders a dataset of image files has at its top, for a hint when one is given as a store.
 _DATASET_MARKERS = ("train_sharp", "val_sharp", "sequences", "GT")
@@ -78,15 +169,11 @@ def _open_manifest(root: Path, manifest: Path) -> FrameStore:
         fmt = json.loads(manifest.read_text()).get("format")
     except (OSError, ValueError, AttributeError) as err:
         raise OSError(f"{manifest} is not a valid store manifest: {err}") from err
-    if fmt == "vsr-arrays":
-        return ArrayStore(root)
-    if fmt == "vsr-lmdb":
-        return LmdbStore.open(root)
-    if fmt == "vsr-shards":
-        return ShardStore(root)
-    raise OSError(
-        f"{manifest} describes a {fmt!r} store, expected vsr-arrays, vsr-lmdb or vsr-shards"
-    )
+    for backend in BACKENDS.values():
+        if fmt == backend.format:
+            return backend.open(root)
+    formats = ", ".join(b.format for b in BACKENDS.values())
+    raise OSError(f"{manifest} describes a {fmt!r} store, expected one of {formats}")
 
 
 def _open_lmdb_pair(root: Path) -> FrameStore | None:

@@ -1,0 +1,206 @@
+"""Corruptions of whole windows for same-size restoration: Gaussian noise and real video
+compression, made on the fly from clean frames.
+
+A corruption turns a (t, h, w, 3) uint8 window into the network's input, drawing what it
+draws (a noise level, a CRF) from the generator it is given: training passes the sample's
+generator (seed, epoch, rank, index), evaluation `clip_rng(clip)`, so a test set is the same
+every run. `downsample` names a BI/BD downsampling applied first (None: same size).
+
+* `GaussianNoise`: RGB noise (each channel its own), sigma in the 0-255 scale, one sigma per
+  window drawn from a range (BasicVSR++'s denoising recipe: U[0, 50]) or fixed (evaluation at
+  sigma 50); the noisy frame is rounded and clipped to uint8, as a noisy 8-bit video is.
+* `VideoCompression`: the window is encoded by a real encoder through PyAV (FFmpeg's libx264 or
+  libx265, yuv420p, one thread so the bytes are the same every run) at a CRF drawn from a range,
+  and decoded back: the artefacts a compressed-video enhancer is trained to remove, with the
+  temporal structure of a real codec (I/P/B frames, motion compensation).
+"""
+
+from __future__ import annotations
+
+import zlib
+from collections.abc import Sequence
+from fractions import Fraction
+
+import numpy as np
+
+__all__ = ["Corruption", "GaussianNoise", "VideoCompression", "clip_rng"]
+
+
+def clip_rng(clip: str, salt: int = 0) -> np.random.Generator:
+    """The generator of an evaluation clip's corruption: the same for a clip name every run."""
+    return np.random.default_rng(np.random.SeedSequence([zlib.crc32(clip.encode()), salt, 0xC0]))
+
+
+def _range(value: float | Sequence[float], name: str, low: float, high: float):
+    """(lo, hi) of a fixed value or a [lo, hi] range, checked against [low, high]."""
+    if isinstance(value, int | float):
+        lo = hi = float(value)
+    else:
+        values = [float(v) for v in value]
+        if len(values) != 2:
+            raise ValueError(f"{name} must be a number or a [low, high] pair, got {value!r}")
+        lo, hi = values
+    if not low <= lo <= hi <= high:
+        raise ValueError(f"{name}={value!r} must lie in [{low:g}, {high:g}] with low <= high")
+    return lo, hi
+
+
+class Corruption:
+    """A corruption of whole windows; see the module docstring.
+
+    Plain classes (not dataclasses) so that Hydra instantiates them from any config node
+    (OmegaConf cannot type a field that is a number or a pair).
+    """
+
+    downsample: str | None = None
+
+    def _fields(self) -> tuple:
+        return tuple(sorted(vars(self).items()))
+
+    def __eq__(self, other: object) -> bool:
+        return type(other) is type(self) and other._fields() == self._fields()  # type: ignore[attr-defined]
+
+    def __hash__(self) -> int:
+        return hash((type(self), repr(self._fields())))
+
+    def __repr__(self) -> str:
+        args = ", ".join(f"{k}={v!r}" for k, v in vars(self).items())
+        return f"{type(self).__name__}({args})"
+
+    def __call__(self, frames: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        raise NotImplementedError
+
+    def describe(self) -> str:
+        """A short name for logs and results (`noise sigma 50`)."""
+        raise NotImplementedError
+
+
+class GaussianNoise(Corruption):
+    """Additive RGB Gaussian noise.
+
+    Args:
+        sigma: standard deviation in the 0-255 scale: a number, or a [low, high] range to draw
+            one value per window from (uniformly).
+        downsample: `bi` / `bd` to downsample first (None: same size).
+    """
+
+    def __init__(
+        self, sigma: float | Sequence[float] = (0.0, 50.0), downsample: str | None = None
+    ) -> None:
+        _range(sigma, "sigma", 0, 255)
+        self.sigma = sigma if isinstance(sigma, int | float) else tuple(sigma)
+        self.downsample = downsample
+
+    def __call__(self, frames: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        lo, hi = _range(self.sigma, "sigma", 0, 255)
+        sigma = lo if lo == hi else float(rng.uniform(lo, hi))
+        noise = rng.standard_normal(frames.shape, dtype=np.float32) * np.float32(sigma)
+        return np.clip(np.rint(frames + noise), 0, 255).astype(np.uint8)
+
+    def describe(self) -> str:
+        lo, hi = _range(self.sigma, "sigma", 0, 255)
+        return f"noise sigma {lo:g}" if lo == hi else f"noise sigma U[{lo:g}, {hi:g}]"
+
+
+# Encoders and what their CRF means (both: 0 best, 51 worst).
+_ENCODERS = {"libx264": "h264", "libx265": "hevc"}
+
+
+class VideoCompression(Corruption):
+    """Encode and decode a window with a real video encoder (PyAV / FFmpeg).
+
+    Args:
+        codec: `libx264` (H.264) or `libx265` (H.265).
+        crf: constant rate factor: a number, or a [low, high] range to draw one integer per
+            window from.
+        preset: the encoder's speed preset (`veryfast`, `medium`, ...).
+        gop: frames between key frames (None: the encoder's default).
+        downsample: `bi` / `bd` to downsample first (None: same size).
+
+    Raises:
+        ValueError: an unknown codec, a CRF outside [0, 51], or settings the installed FFmpeg
+            cannot encode (checked at once, on a tiny clip, not hours into training).
+    """
+
+    def __init__(
+        self,
+        codec: str = "libx264",
+        crf: int | Sequence[int] = (20, 35),
+        preset: str = "veryfast",
+        gop: int | None = None,
+        downsample: str | None = None,
+    ) -> None:
+        self.codec = codec
+        self.crf = crf if isinstance(crf, int | float) else tuple(crf)
+        self.preset = preset
+        self.gop = gop
+        self.downsample = downsample
+        if self.codec not in _ENCODERS:
+            raise ValueError(f"codec={self.codec!r}: expected one of {', '.join(_ENCODERS)}")
+        _range(self.crf, "crf", 0, 51)
+        try:
+            import av
+        except ImportError as err:  # pragma: no cover - av is a dependency
+            raise ValueError("video compression needs PyAV: run `make install`") from err
+        if self.codec not in av.codecs_available:
+            raise ValueError(
+                f"codec={self.codec!r}: the FFmpeg under the installed PyAV {av.__version__} "
+                "has no such encoder"
+            )
+        try:
+            self.encode(np.zeros((2, 16, 16, 3), np.uint8), int(_range(self.crf, "crf", 0, 51)[0]))
+        except Exception as err:
+            raise ValueError(
+                f"the installed FFmpeg cannot encode with codec={self.codec!r} "
+                f"preset={self.preset!r} crf={self.crf!r}: {err}"
+            ) from err
+
+    def __call__(self, frames: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        lo, hi = _range(self.crf, "crf", 0, 51)
+        crf = int(lo) if lo == hi else int(rng.integers(int(lo), int(hi) + 1))
+        return self.encode(frames, crf)
+
+    def encode(self, frames: np.ndarray, crf: int) -> np.ndarray:
+        """`frames` (t, h, w, 3) uint8 after encoding at `crf` and decoding: same shape.
+
+        Frames are padded by edge replication to a size the encoder takes, and cropped back:
+        yuv420p needs even sizes, and libx265 aborts the process on some small widths (48), so
+        its input is padded to multiples of 32.
+        """
+        import av
+
+        t, h, w = frames.shape[:3]
+        step = 32 if self.codec == "libx265" else 2
+        pad_h, pad_w = -h % step, -w % step
+        padded = np.pad(frames, ((0, 0), (0, pad_h), (0, pad_w), (0, 0)), mode="edge")
+        options = {"crf": str(crf), "preset": self.preset}
+        if self.codec == "libx265":
+            options["x265-params"] = "log-level=error:pools=none:frame-threads=1"
+        # Codec contexts without a container, one thread each: the same frames every run.
+        encoder = av.CodecContext.create(self.codec, "w")
+        encoder.width, encoder.height = padded.shape[2], padded.shape[1]
+        encoder.pix_fmt = "yuv420p"
+        encoder.time_base, encoder.framerate = Fraction(1, 25), Fraction(25)
+        encoder.thread_count = 1
+        if self.gop is not None:
+            encoder.gop_size = self.gop
+        encoder.options = options
+        packets = []
+        for index, rgb in enumerate(padded):
+            frame = av.VideoFrame.from_ndarray(rgb, format="rgb24").reformat(format="yuv420p")
+            frame.pts = index
+            packets += encoder.encode(frame)
+        packets += encoder.encode(None)
+        decoder = av.CodecContext.create(_ENCODERS[self.codec], "r")
+        decoder.thread_count = 1
+        decoded = []
+        for packet in [*packets, None]:
+            decoded += [f.to_ndarray(format="rgb24") for f in decoder.decode(packet)]
+        if len(decoded) != t:
+            raise RuntimeError(f"{self.codec} returned {len(decoded)} frames for {t}")
+        return np.stack(decoded)[:, :h, :w]
+
+    def describe(self) -> str:
+        lo, hi = _range(self.crf, "crf", 0, 51)
+        crf = f"{lo:g}" if lo == hi else f"U{{{lo:g}..{hi:g}}}"
+        return f"{self.codec} crf {crf}"
