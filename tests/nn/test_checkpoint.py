@@ -160,3 +160,67 @@ def test_missing_and_unreadable_files(tmp_path):
     garbage.write_bytes(b"not a checkpoint")
     with pytest.raises(CheckpointError, match=r"cannot read .*garbage\.pth"):
         load_generator(garbage)
+
+
+# The ten files of the authors' release (official BasicVSR_PlusPlus configs), by architecture:
+# (mid_channels, num_blocks, x4 or same size) -> file names.
+RELEASED = {
+    (64, 7, True): (
+        "basicvsr_plusplus_c64n7_8x1_600k_reds4_20210217-db622b2f.pth",
+        "basicvsr_plusplus_c64n7_4x2_300k_vimeo90k_bi_20210305-4ef437e2.pth",
+        "basicvsr_plusplus_c64n7_4x2_300k_vimeo90k_bd_20210305-ab315ab1.pth",
+    ),
+    (128, 25, True): ("basicvsr_plusplus_c128n25_ntire_vsr.pth",),
+    (64, 15, False): (
+        "basicvsr_plusplus_deblur_dvd-ecd08b7f.pth",
+        "basicvsr_plusplus_deblur_gopro-3c5bb9b5.pth",
+        "basicvsr_plusplus_denoise-28f6920c.pth",
+    ),
+    (128, 25, False): tuple(
+        f"basicvsr_plusplus_c128n25_ntire_decompress_track{t}.pth" for t in (1, 2, 3)
+    ),
+}
+
+
+def _mmagic_file(path, model: BasicVSRPlusPlus) -> None:
+    """`model`'s weights, randomised, in the layout of the released mmagic / MMEditing files."""
+    generator = torch.Generator().manual_seed(len(path.name))
+    sd = {
+        f"generator.{k}": torch.randn(v.shape, generator=generator) if v.is_floating_point() else v
+        for k, v in model.state_dict().items()
+    }
+    sd["step_counter"] = torch.zeros(1)
+    torch.save({"meta": {"mmedit_version": "0.8.0", "iter": 600000}, "state_dict": sd}, path)
+
+
+@pytest.mark.parametrize(("arch", "names"), list(RELEASED.items()), ids=lambda x: str(x))
+def test_every_released_architecture_is_inferred(tmp_path, arch, names):
+    mid, blocks, x4 = arch
+    path = tmp_path / names[0]
+    _mmagic_file(path, BasicVSRPlusPlus(mid, blocks, is_low_res_input=x4))
+    sd = torch.load(path, weights_only=True)["state_dict"]
+    # The shapes the released files have (mmagic's module names): x4 models extract features
+    # at the input size; same-size models at 1/4, with two stride-2 convs. Both upsample the
+    # features x4 by two pixel shuffles (same size: back to the input's size).
+    if x4:
+        assert sd["generator.feat_extract.main.0.weight"].shape == (mid, 3, 3, 3)
+    else:
+        assert sd["generator.feat_extract.0.weight"].shape == (mid, 3, 3, 3)
+        assert sd["generator.feat_extract.2.weight"].shape == (mid, mid, 3, 3)
+        assert f"generator.feat_extract.4.main.2.{4}.conv1.weight" in sd  # 5 residual blocks
+    assert sd["generator.upsample1.upsample_conv.weight"].shape == (4 * mid, mid, 3, 3)
+    assert sd["generator.upsample2.upsample_conv.weight"].shape == (256, mid, 3, 3)
+    model = load_generator(path)
+    assert (model.mid_channels, len(model.backbone["backward_1"].main[2])) == (mid, blocks)
+    assert model.is_low_res_input is x4 and model.scale == (4 if x4 else 1)
+    loaded = model.state_dict()
+    assert all(
+        torch.equal(loaded[k[len("generator.") :]], v) for k, v in sd.items() if k != "step_counter"
+    )
+    if arch == (64, 7, True):  # the published parameter count of c64n7
+        assert sum(p.numel() for p in model.parameters()) == 7_322_927
+    # Frames of an odd size: x4 gives 4x the size, same size pads to /4 and crops back.
+    lqs = torch.rand(1, 2, 3, 18, 22)
+    with torch.no_grad():
+        out = model(lqs)
+    assert out.shape == ((1, 2, 3, 72, 88) if x4 else (1, 2, 3, 18, 22))

@@ -1,0 +1,181 @@
+"""Same-size restoration data: the GoPro, DVD and DAVIS layouts, and on-the-fly noise and
+video compression of the inputs."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import restoration_data as rd
+from vsr.data.backends.base import DataError
+from vsr.data.corruptions import GaussianNoise, VideoCompression, clip_rng
+from vsr.data.datasets import EvalClips, TrainWindows
+from vsr.data.source import DataSource
+from vsr.data.splits import detect_kind
+from vsr.metrics import calculate_psnr
+
+
+@pytest.fixture(scope="module")
+def roots(tmp_path_factory) -> dict[str, Path]:
+    base = tmp_path_factory.mktemp("restoration")
+    return {
+        "gopro": rd.make_gopro(base / "GoPro"),
+        "dvd": rd.make_dvd(base / "DVD"),
+        "davis": rd.make_davis(base / "DAVIS"),
+    }
+
+
+def test_each_layout_is_detected(roots) -> None:
+    assert {kind: detect_kind(root) for kind, root in roots.items()} == {
+        "gopro": "gopro",
+        "dvd": "dvd",
+        "davis": "davis",
+    }
+
+
+def test_gopro_splits_are_its_train_and_test_folders(roots) -> None:
+    root = roots["gopro"]
+    train = DataSource(kind="auto", root=root, split=None).open(role="train", scale=1)
+    test = DataSource(kind="gopro", root=root).open(role="eval", scale=1)
+    assert train.names == [f"train/{c}" for c in rd.GOPRO["train"]]
+    assert test.names == [f"test/{c}" for c in rd.GOPRO["test"]]
+    # Paired, same size: the input is the blurred frame stored beside the GT frame.
+    clip = test.names[0]
+    assert test.generate_lr is False
+    np.testing.assert_array_equal(
+        test.store.read(clip, 2, "gt"), rd.gt_frame(rd.GOPRO["test"][0], 2)
+    )
+    np.testing.assert_array_equal(
+        test.store.read(clip, 2, "lr"), rd.blurred(rd.gt_frame(rd.GOPRO["test"][0], 2))
+    )
+    assert test.infos[clip].lr_size == test.infos[clip].gt_size == (rd.HEIGHT, rd.WIDTH)
+
+
+def test_dvd_reads_jpg_pairs_and_holds_out_its_test_clips(roots) -> None:
+    root = roots["dvd"]
+    train = DataSource(kind="dvd", root=root).open(role="train", scale=1)
+    assert train.names == ["IMG_0100", "IMG_0101"]
+    with pytest.raises(DataError, match=r"the test split .*'720p_240fps_2' does not exist"):
+        DataSource(kind="dvd", root=root).open(role="eval", scale=1)
+    test = DataSource(kind="dvd", root=root, clips=("IMG_0003",)).open(role="eval", scale=1)
+    frame = test.store.read("IMG_0003", 0, "lr")
+    # JPEG at quality 98: close to the blurred frame, not equal.
+    assert calculate_psnr(frame, rd.blurred(rd.gt_frame("IMG_0003", 0))) > 35
+
+
+def test_davis_is_gt_only_with_its_list_files(roots) -> None:
+    root = roots["davis"]
+    source = DataSource(kind="davis", root=root, split="train")
+    found = source.open(role="train", scale=1)
+    assert found.names == ["bear", "boat"] and found.generate_lr is True
+    assert DataSource(kind="davis", root=root, split="val").open(role="eval", scale=1).names == [
+        "camel"
+    ]
+
+
+def test_a_gt_clip_without_its_pair_is_named(roots, tmp_path: Path) -> None:
+    root = shutil.copytree(roots["gopro"], tmp_path / "GoPro")
+    shutil.rmtree(root / "train" / "blur" / rd.GOPRO["train"][1])
+    with pytest.raises(DataError, match=rf"blur/{rd.GOPRO['train'][1]}"):
+        DataSource(kind="gopro", root=root, lr_source="stored").open(role="train", scale=1)
+
+
+def test_mixed_frame_formats_are_refused(roots, tmp_path: Path) -> None:
+    root = shutil.copytree(roots["davis"], tmp_path / "DAVIS")
+    clip = root / "JPEGImages" / "480p" / "bear"
+    rd.write(clip / "00009.png", rd.gt_frame("bear", 9))
+    with pytest.raises(DataError, match=r"480p/bear: frames of several formats \(\.jpg, \.png\)"):
+        DataSource(kind="davis", root=root).open(role="train", scale=1)
+
+
+def grey(t: int = 4, size: int = 64) -> np.ndarray:
+    return np.full((t, size, size, 3), 128, np.uint8)
+
+
+def test_noise_has_the_asked_sigma_per_channel() -> None:
+    noisy = GaussianNoise(sigma=20)(grey(8), np.random.default_rng(0)).astype(np.float64)
+    residual = noisy - 128
+    assert residual.std() == pytest.approx(20, rel=0.02)
+    # Each channel gets its own noise (RGB noise, not grey).
+    assert abs(np.corrcoef(residual[..., 0].ravel(), residual[..., 1].ravel())[0, 1]) < 0.02
+    assert GaussianNoise(sigma=0)(grey(), np.random.default_rng(0)).tolist() == grey().tolist()
+
+
+def test_noise_sigma_is_drawn_per_window_from_the_range() -> None:
+    noise = GaussianNoise(sigma=(10, 30))
+    sigmas = [
+        (noise(grey(2), np.random.default_rng(seed)).astype(np.float64) - 128).std()
+        for seed in range(40)
+    ]
+    assert min(sigmas) > 9 and max(sigmas) < 31 and np.std(sigmas) > 3
+    a, b = (noise(grey(), np.random.default_rng(7)) for _ in range(2))
+    np.testing.assert_array_equal(a, b)  # same generator state, same noise
+
+
+@pytest.mark.parametrize("sigma", [-1, 256, (30, 10), (0, 1, 2)])
+def test_noise_settings_outside_0_255_are_refused(sigma) -> None:
+    with pytest.raises(ValueError, match=r"^sigma"):
+        GaussianNoise(sigma=sigma)
+
+
+def test_compression_is_a_real_codec_and_reproducible() -> None:
+    frames = np.stack([rd.gt_frame("clip", i, 64, 96) for i in range(6)])
+    light, heavy = VideoCompression(crf=15), VideoCompression(crf=45)
+    a = light(frames, np.random.default_rng(0))
+    light.encode(np.random.default_rng(2).integers(0, 256, (3, 60, 100, 3), np.uint8), 30)
+    b = VideoCompression(crf=15)(frames, np.random.default_rng(1))
+    np.testing.assert_array_equal(a, b)  # same CRF: the same frames, whatever ran before
+    assert a.shape == frames.shape and a.dtype == np.uint8
+    quality = [calculate_psnr(x, y) for x, y in zip(a, frames, strict=True)]
+    worse = [calculate_psnr(x, y) for x, y in zip(heavy(frames, None), frames, strict=True)]
+    assert min(quality) > max(worse) + 3
+    odd = VideoCompression(codec="libx265", crf=20).encode(frames[:3, :31, :45], 20)
+    assert odd.shape == (3, 31, 45, 3)
+
+
+def test_compression_settings_are_checked_at_once() -> None:
+    with pytest.raises(ValueError, match="codec='libvpx'"):
+        VideoCompression(codec="libvpx")
+    with pytest.raises(ValueError, match=r"crf=60 must lie in \[0, 51\]"):
+        VideoCompression(crf=60)
+    with pytest.raises(ValueError, match="cannot encode with codec='libx264' preset='warp'"):
+        VideoCompression(preset="warp")
+
+
+def test_training_windows_get_new_noise_each_sample(roots) -> None:
+    found = DataSource(kind="davis", root=roots["davis"]).open(role="train", scale=1)
+    windows = TrainWindows(
+        found.store,
+        found.names,
+        num_frames=3,
+        scale=1,
+        gt_patch_size=16,
+        degradation=GaussianNoise(sigma=25),
+        infos=found.infos,
+        hflip=False,
+        vflip=False,
+        transpose=False,
+    )
+    first, again, other = windows[(0, 0)], windows[(0, 0)], windows[(1, 0)]
+    assert first["lq"].shape == first["gt"].shape == (3, 3, 16, 16)
+    assert np.array_equal(first["lq"], again["lq"])  # a sample is reproducible
+    residual = (first["lq"] - first["gt"]).numpy() * 255
+    assert residual.std() == pytest.approx(25, rel=0.2)
+    assert not np.array_equal((other["lq"] - other["gt"]).numpy(), first["lq"] - first["gt"])
+
+
+def test_an_eval_clip_is_corrupted_the_same_every_run(roots) -> None:
+    found = DataSource(kind="davis", root=roots["davis"]).open(role="eval", scale=1)
+    clips = EvalClips(
+        found.store, found.names, scale=1, degradation=GaussianNoise(sigma=50), infos=found.infos
+    )
+    a, b = clips[0], clips[0]
+    np.testing.assert_array_equal(a["lq"], b["lq"])
+    expected = GaussianNoise(sigma=50)(
+        np.stack([found.store.read("bear", i, "gt") for i in range(6)]), clip_rng("bear")
+    )
+    np.testing.assert_array_equal((a["lq"].permute(0, 2, 3, 1) * 255).round().byte(), expected)
+    assert not np.array_equal(clips[1]["lq"][0, :, :8, :8], a["lq"][0, :, :8, :8])
