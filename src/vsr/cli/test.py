@@ -147,6 +147,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     parser.add_argument("--debug", action="store_true", help="show tracebacks on errors")
 
+    parser.add_argument(
+        "--sigma",
+        type=_sigma,
+        help="noise level of the denoising presets (set8, davis), 0-255 scale (default 50); "
+        "the noise is seeded per clip, so a test set is the same every run",
+    )
     custom = parser.add_argument_group(
         "custom benchmarks (folder=PATH only; presets carry their protocol)"
     )
@@ -177,6 +183,16 @@ def build_parser() -> argparse.ArgumentParser:
         "--crop-border", type=int, help="pixels removed on every side before scoring (default 0)"
     )
     return parser
+
+
+def _sigma(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not 0 <= value <= 255:
+        raise argparse.ArgumentTypeError(f"expected a noise sigma in [0, 255], got {text!r}")
+    return value
 
 
 def _positive(text: str) -> int:
@@ -218,6 +234,16 @@ def resolve_benchmarks(args: argparse.Namespace) -> list[Benchmark]:
             f"{flags} describe custom folder=PATH benchmarks; the presets carry their own "
             "protocol (use folder=PATH to score a preset's data differently)"
         )
+    if args.sigma is not None:
+        from vsr.data.corruptions import GaussianNoise
+
+        noisy = [b for b in benchmarks if isinstance(b.degradation, GaussianNoise)]
+        if not noisy:
+            raise UsageError("--sigma sets the noise of the denoising presets (set8, davis)")
+        benchmarks = [
+            b.replace(degradation=GaussianNoise(sigma=args.sigma)) if b in noisy else b
+            for b in benchmarks
+        ]
     out: list[Benchmark] = []
     taken: set[str] = set()
     for bench in benchmarks:
@@ -244,7 +270,10 @@ def clip_table(result: BenchmarkResult):
     from rich.table import Table
 
     table = Table(title=f"{result.title}, {result.protocol['channel']}", title_justify="left")
-    for column in ("clip", "frames", "PSNR", "SSIM", "seconds"):
+    baseline = result.input_psnr is not None  # same size: the input's own scores beside
+    columns = ["clip", "frames", "PSNR", "SSIM"]
+    columns += ["input PSNR", "input SSIM"] if baseline else []
+    for column in [*columns, "seconds"]:
         table.add_column(column, justify="left" if column == "clip" else "right")
     for clip, score in result.clips.items():
         table.add_row(
@@ -252,10 +281,13 @@ def clip_table(result: BenchmarkResult):
             str(len(score.frames)),
             f"{score.psnr:.4f}",
             f"{score.ssim:.4f}",
+            *([f"{score.input_psnr:.4f}", f"{score.input_ssim:.4f}"] if baseline else []),
             f"{score.seconds:.2f}",
         )
     table.add_section()
-    table.add_row("mean", "", f"{result.psnr:.4f}", f"{result.ssim:.4f}", "", style="bold")
+    means = [f"{result.psnr:.4f}", f"{result.ssim:.4f}"]
+    means += [f"{result.input_psnr:.4f}", f"{result.input_ssim:.4f}"] if baseline else []
+    table.add_row("mean", "", *means, "", style="bold")
     return table
 
 
@@ -274,7 +306,7 @@ def summary_table(results: EvaluationResult):
     from rich.table import Table
 
     table = Table(title="mean over clips", title_justify="left")
-    for column in ("benchmark", "clips", "channel", "PSNR", "SSIM"):
+    for column in ("benchmark", "clips", "channel", "PSNR", "SSIM", "input PSNR"):
         table.add_column(column, justify="left" if column == "benchmark" else "right")
     for name, result in results.benchmarks.items():
         table.add_row(
@@ -283,6 +315,7 @@ def summary_table(results: EvaluationResult):
             result.protocol["channel"],
             f"{result.psnr:.4f}",
             f"{result.ssim:.4f}",
+            f"{result.input_psnr:.4f}" if result.input_psnr is not None else "-",
         )
     return table
 
@@ -308,7 +341,12 @@ def run(args: argparse.Namespace, benchmarks: list[Benchmark]) -> Path:
     tasks: dict[str, Any] = {}
 
     def on_start(bench: Benchmark, clips: Any) -> None:
-        low_res = f"; low-res made on the fly ({bench.degradation})" if clips.generate_lr else ""
+        made = "input" if bench.scale == 1 else "low-res"
+        low_res = (
+            f"; {made} made on the fly ({bench.degradation_name()})"
+            if clips.generate_lr or clips.corrupt is not None
+            else ""
+        )
         console.print(
             f"{bench.title} ({bench.name}): {len(clips)} clip{'s' if len(clips) != 1 else ''} "
             f"from {bench.root}; "

@@ -41,7 +41,7 @@ from vsr.data.backends.folder import FolderStore
 from vsr.data.datasets import EvalClips
 from vsr.data.layouts import LRSource
 from vsr.data.validate import DataError, scan_layout
-from vsr.evaluation.benchmarks import Benchmark
+from vsr.evaluation.benchmarks import BENCHMARKS, Benchmark
 from vsr.machine import describe_device, select_device, synchronize
 from vsr.metrics.functional import frame_psnr, frame_ssim, to_uint8_levels
 from vsr.metrics.scoring import scored_outputs
@@ -70,12 +70,17 @@ class ClipScore:
         frame_psnr: PSNR of each scored frame, in the order of `frames`.
         frame_ssim: SSIM of each scored frame.
         seconds: network time for the clip (self-ensemble included), not reading or scoring.
+        input_psnr: same-size benchmarks: the mean PSNR of the input itself (the blurred, noisy
+            or compressed frames) against the GT, the baseline to beat; None for x4.
+        input_ssim: the same for SSIM.
     """
 
     frames: list[int]
     frame_psnr: list[float]
     frame_ssim: list[float]
     seconds: float
+    input_psnr: float | None = None
+    input_ssim: float | None = None
 
     @property
     def psnr(self) -> float:
@@ -96,7 +101,15 @@ class ClipScore:
             "frame_psnr": list(self.frame_psnr),
             "frame_ssim": list(self.frame_ssim),
             "seconds": self.seconds,
+            **_input_scores(self),
         }
+
+
+def _input_scores(result: Any) -> dict[str, float]:
+    """The input's own scores, for same-size benchmarks only (x4 results keep their keys)."""
+    if result.input_psnr is None:
+        return {}
+    return {"input_psnr": result.input_psnr, "input_ssim": result.input_ssim}
 
 
 @dataclass
@@ -147,6 +160,18 @@ class BenchmarkResult:
         """Mean over clips of the per-clip mean SSIM."""
         return _mean([c.ssim for c in self.clips.values()])
 
+    @property
+    def input_psnr(self) -> float | None:
+        """Same-size benchmarks: mean over clips of the input's own PSNR (None for x4)."""
+        values = [c.input_psnr for c in self.clips.values()]
+        return _mean(values) if values and None not in values else None  # type: ignore[arg-type]
+
+    @property
+    def input_ssim(self) -> float | None:
+        """Same-size benchmarks: mean over clips of the input's own SSIM (None for x4)."""
+        values = [c.input_ssim for c in self.clips.values()]
+        return _mean(values) if values and None not in values else None  # type: ignore[arg-type]
+
     def to_json(self) -> dict[str, Any]:
         """Plain data, as in `results.json`."""
         return {
@@ -162,6 +187,7 @@ class BenchmarkResult:
             "num_clips": self.num_clips,
             "psnr": self.psnr,
             "ssim": self.ssim,
+            **_input_scores(self),
             "seconds": self.seconds,
             "clips": {name: clip.to_json() for name, clip in self.clips.items()},
         }
@@ -360,6 +386,23 @@ def model_scale(model: nn.Module) -> int:
     return int(getattr(model, "scale", 4))
 
 
+def check_task(model: nn.Module, benchmark: Benchmark) -> None:
+    """Refuse a x4 network on a same-size benchmark, and the reverse, before any work.
+
+    Raises:
+        ValueError: the network's scale is not the benchmark's; the message names both.
+    """
+    scale = model_scale(model)
+    if scale == benchmark.scale:
+        return
+    network = f"a x{scale} super-resolver" if scale > 1 else "a same-size restoration network"
+    fits = [b for b, preset in BENCHMARKS.items() if preset.scale == scale]
+    raise ValueError(
+        f"{benchmark.name} is a {benchmark.task} benchmark, but the checkpoint holds {network}: "
+        f"score it on {', '.join(fits)}"
+    )
+
+
 def _model_device(model: nn.Module) -> torch.device:
     for tensor in (*model.parameters(), *model.buffers()):
         return tensor.device
@@ -418,6 +461,8 @@ def evaluate(
     from torch.utils.data import DataLoader
 
     scale = model_scale(model)
+    check_task(model, benchmark)
+    ensemble = ensemble or benchmark.ensemble
     if dataset is None:
         dataset = load_benchmark(
             benchmark,
@@ -445,6 +490,10 @@ def evaluate(
         if frames_dir is not None:
             save_frames(pred, frames, Path(frames_dir) / clip)
         score = ClipScore(frames, frame_psnr=psnr, frame_ssim=ssim, seconds=seconds)
+        if scale == 1:  # the input itself, scored like the output: the baseline to beat
+            inputs = scored_outputs(lq, item["pred_index"]).clamp(0, 1)
+            base_psnr, base_ssim = score_frames(inputs, item["gt"], benchmark)
+            score.input_psnr, score.input_ssim = _mean(base_psnr), _mean(base_ssim)
         clips[clip] = score
         if on_clip is not None:
             on_clip(benchmark, clip, score)
@@ -455,7 +504,7 @@ def evaluate(
         title=benchmark.title,
         root=str(benchmark.root),
         protocol=benchmark.protocol(scale),
-        low_res=f"generated ({benchmark.degradation})" if generated else "stored",
+        low_res=f"generated ({benchmark.degradation_name()})" if generated else "stored",
         ensemble=ensemble,
         max_frames=max_frames,
         max_clips=max_clips,
@@ -537,6 +586,8 @@ def evaluate_checkpoint(
     overrides = {} if cpu_cache_length is None else {"cpu_cache_length": cpu_cache_length}
     model = vsr.load_generator(checkpoint, ema=ema, trusted=trusted, **overrides)
     scale = model_scale(model)
+    for benchmark in benchmarks:
+        check_task(model, benchmark)
     datasets = [
         load_benchmark(
             b, scale=scale, lr_source=lr_source, max_frames=max_frames, max_clips=max_clips
