@@ -1,4 +1,6 @@
-"""Upscale a video or a folder of frames with a BasicVSR++ checkpoint.
+"""Upscale a video or a folder of frames with a BasicVSR++ checkpoint (`vsr-upscale`), or
+restore it at its own size with a same-size one: deblurring, denoising, decompression
+(`vsr-restore`, the same command for those models).
 
 Frames are decoded, super-resolved and encoded as a stream, in overlapping temporal chunks
 (and optionally spatial tiles), so memory does not grow with the video's length and chunk
@@ -17,6 +19,8 @@ from collections.abc import Sequence
 from fractions import Fraction
 
 PROG = "vsr-upscale"
+# The command's name in messages: vsr-upscale, or vsr-restore.
+_prog = PROG
 
 EXAMPLES = """\
 examples:
@@ -25,6 +29,9 @@ examples:
   vsr-upscale frames_in/ out.mkv --checkpoint model.pth --fps 30 --lossless
   vsr-upscale in.mov out.mp4 --checkpoint model.pth --tile 256 --precision fp16 --crf 14
   vsr-upscale in.mp4 out.mp4 --checkpoint model.pth --chunk 30 --overlap 8 --device cpu --threads 4
+
+Same-size models (deblurring, denoising, decompression) run the same way, or as vsr-restore:
+  vsr-restore blurry.mp4 sharp.mp4 --checkpoint basicvsr_plusplus_deblur_dvd-ecd08b7f.pth
 
 Audio is not copied. Frame folders are read in natural order (frame2 before frame10).
 Out of memory? Lower --chunk, or tile large frames with --tile 256.
@@ -40,9 +47,9 @@ def _fps(text: str) -> Fraction:
         raise argparse.ArgumentTypeError(str(err)) from None
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(prog: str = PROG) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog=PROG,
+        prog=prog,
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
         epilog=EXAMPLES,
@@ -168,7 +175,7 @@ def _one_line(err: BaseException, limit: int = 400) -> str:
 
 
 def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
-    print(f"{PROG}: warning: {message}", file=sys.stderr)
+    print(f"{_prog}: warning: {message}", file=sys.stderr)
 
 
 def _raise_interrupt(signum, frame) -> None:
@@ -213,6 +220,7 @@ def run(args: argparse.Namespace) -> int:
             lossless=args.lossless,
             overwrite=args.overwrite,
             progress=None if args.quiet else progress,
+            scale=1 if _prog == "vsr-restore" else None,
         )
     finally:
         if bar is not None:
@@ -225,12 +233,14 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def main(argv: Sequence[str] | None = None, prog: str = PROG) -> int:
     """Entry point of `vsr-upscale`; returns the exit status."""
-    args = build_parser().parse_args(argv)
+    global _prog
+    _prog = prog
+    args = build_parser(prog).parse_args(argv)
     logging.basicConfig(
         level=logging.WARNING if args.quiet else logging.INFO,
-        format=f"{PROG}: %(message)s",
+        format=f"{prog}: %(message)s",
         stream=sys.stderr,
     )
     show_warning, warnings.showwarning = warnings.showwarning, _show_warning
@@ -241,16 +251,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         if args.debug:
             raise
-        print(f"{PROG}: interrupted; no complete output was written", file=sys.stderr)
+        print(f"{prog}: interrupted; no complete output was written", file=sys.stderr)
         return 130
     except Exception as err:
         if args.debug:
             raise
-        print(f"{PROG}: error: {_one_line(err)}", file=sys.stderr)
+        print(f"{prog}: error: {_one_line(err)}", file=sys.stderr)
         return 1
     finally:
         signal.signal(signal.SIGTERM, previous)
         warnings.showwarning = show_warning
+
+
+def restore_main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of `vsr-restore`: `vsr-upscale` for same-size checkpoints only."""
+    return main(argv, prog="vsr-restore")
 
 
 if __name__ == "__main__":

@@ -182,6 +182,7 @@ def upscale_video(
     overwrite: bool = False,
     trusted: bool = False,
     progress: Callable[[int, int | None], None] | None = None,
+    scale: int | None = None,
 ) -> UpscaleResult:
     """Upscale a video file or frame folder into a video file or a folder of PNGs.
 
@@ -203,6 +204,8 @@ def upscale_video(
         trusted: when `model` is a path, allow checkpoints that hold Python objects besides
             tensors (only files you trust).
         progress: called with (frames done, total frames or None) after each frame.
+        scale: the model's scale this call is for (1: same-size restoration; None: any);
+            another is refused before any frame is processed.
 
     Returns:
         What was written.
@@ -231,6 +234,13 @@ def upscale_video(
             raise VideoIOError(f"{input}: no {kind} to upscale")
         if isinstance(model, str | Path):
             model = _load_checkpoint(model, trusted=trusted)
+        model_scale = getattr(model, "scale", None)
+        if scale is not None and model_scale != scale:
+            what = "same-size" if scale == 1 else f"x{scale}"
+            raise ValueError(
+                f"this command runs {what} models, but the checkpoint's network is "
+                f"x{model_scale}: run it with vsr-upscale"
+            )
         out_fps = fps or reader.fps or DEFAULT_FPS
         writer = open_writer(
             dst,
@@ -242,7 +252,6 @@ def upscale_video(
             overwrite=overwrite,
         )
         h, w = first.shape[:2]
-        scale = getattr(model, "scale", None)
         log.info(
             "%s: %dx%d, %s frames at %s fps -> %s%s on %s, %s",
             input,
@@ -251,7 +260,7 @@ def upscale_video(
             reader.num_frames or "?",
             f"{float(out_fps):g}",
             output,
-            f" ({w * scale}x{h * scale}, x{scale})" if scale else "",
+            f" ({w * model_scale}x{h * model_scale}, x{model_scale})" if model_scale else "",
             device,
             precision,
         )
