@@ -136,3 +136,27 @@ def test_bench_data_quick(tmp_path: Path, backends: list[str]) -> None:
     assert all(row["samples_per_s"] > 0 and row["samples"] >= 3 for row in rows.values())
     assert rows["folder"]["speedup_vs_folder"] == 1.0
     assert results["command"].startswith("vsr-bench data --quick")
+
+
+def test_bench_data_times_the_input_corruptions(tmp_path: Path) -> None:
+    out = _run("vsr-bench", "data", "--quick", "--recipes", "restore", "--backends", "arrays")
+    entry = json.loads(out.stdout)["recipes"]["restore"]
+    assert entry["recipe"]["scale"] == 1 and entry["recipe"]["window"] == 30
+    assert list(entry["corruptions"]) == ["none", "noise", "x264-crf30", "x265-crf30"]
+    assert all(rate["samples"] >= 3 for rate in entry["corruptions"].values())
+
+
+def test_a_same_size_layout_converts_and_its_store_serves_its_splits(tmp_path: Path) -> None:
+    import restoration_data
+    from vsr.data.source import DataSource
+
+    root = restoration_data.make_gopro(tmp_path / "GoPro", frames=3)
+    out = _run("vsr-prepare", "arrays", str(root), str(tmp_path / "gopro.arrays"))
+    assert "gopro layout, 3 clips" in out.stdout
+    for role in ("train", "eval"):
+        folder = DataSource(kind="gopro", root=root).open(role=role, scale=1)
+        store = DataSource(kind="gopro", root=root, backend=str(tmp_path / "gopro.arrays"))
+        converted = store.open(role=role, scale=1)
+        assert converted.names == folder.names and converted.infos == folder.infos
+        clip = folder.names[0]
+        assert (converted.store.read(clip, 1, "lr") == folder.store.read(clip, 1, "lr")).all()

@@ -15,6 +15,10 @@ Recipes (see the BasicSR/mmagic BasicVSR++ configs):
 * `reds`: 30-frame windows of 1280x720 GT frames (320x180 low-res), GT crop 256.
 * `vimeo`: 7-frame septuplets of 448x256 GT frames (112x64 low-res), GT crop 256, mirrored
   to 14 frames.
+* `restore`: same-size restoration, 30-frame windows of 854x480 frames (DAVIS 480p), crop 256;
+  besides the back-ends, the on-the-fly input corruptions are timed on the `arrays` store: none
+  (the clean crop), Gaussian noise, and H.264 / H.265 compression through PyAV at CRF 30
+  (`vsr.data.corruptions`), each making the input of every sample.
 """
 
 from __future__ import annotations
@@ -25,7 +29,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -66,6 +70,9 @@ class Recipe:
 RECIPES = {
     "reds": Recipe(
         "reds", num_clips=3, clip_frames=32, window=30, height=720, width=1280, crop=256
+    ),
+    "restore": Recipe(
+        "restore", num_clips=2, clip_frames=32, window=30, height=480, width=854, crop=256, scale=1
     ),
     "vimeo": Recipe(
         "vimeo",
@@ -122,16 +129,21 @@ class BackendResult:
 
 @dataclass(frozen=True)
 class RecipeResult:
-    """A recipe and its back-ends' results, in the order timed."""
+    """A recipe, its back-ends' results in the order timed and, for same-size recipes, the
+    rate of each on-the-fly input corruption."""
 
     recipe: Recipe
     backends: dict[str, BackendResult]
+    corruptions: dict[str, Rate] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
-        return {
+        out: dict[str, Any] = {
             "recipe": asdict(self.recipe),
             "backends": {name: row.to_json() for name, row in self.backends.items()},
         }
+        if self.corruptions:
+            out["corruptions"] = {name: asdict(rate) for name, rate in self.corruptions.items()}
+        return out
 
 
 @dataclass(frozen=True)
@@ -196,8 +208,9 @@ class WholeFrames:
         return self.store.read(clip, index, kind)
 
 
-def training_windows(store: FrameStore, recipe: Recipe):
-    """The training dataset of a recipe over `store`: stored low-res frames, flips on."""
+def training_windows(store: FrameStore, recipe: Recipe, corruption=None):
+    """The training dataset of a recipe over `store`: stored low-res frames, flips on; with a
+    `corruption`, the input is made from the GT crop by it instead."""
     from vsr.data.datasets import TrainWindows
 
     return TrainWindows(
@@ -207,10 +220,38 @@ def training_windows(store: FrameStore, recipe: Recipe):
         scale=recipe.scale,
         gt_patch_size=recipe.crop,
         mirror=recipe.mirror,
-        generate_lr=False,
+        degradation=corruption if corruption is not None else "bi",
+        generate_lr=corruption is not None,
         samples_per_epoch=1 << 30,
         seed=0,
     )
+
+
+def corruptions() -> dict[str, Any]:
+    """The input corruptions `restore` times, by name (None: the clean GT crop)."""
+    from vsr.data.corruptions import GaussianNoise, VideoCompression
+
+    return {
+        "none": None,
+        "noise": GaussianNoise(sigma=(0, 50)),
+        "x264-crf30": VideoCompression("libx264", crf=30),
+        "x265-crf30": VideoCompression("libx265", crf=30),
+    }
+
+
+def measure_corruptions(store: FrameStore, recipe: Recipe, min_time: float) -> dict[str, Rate]:
+    """Training samples per second of one process (one thread) with each input corruption."""
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        return {
+            name: _rate(training_windows(store, recipe, corruption).__getitem__, min_time, 3)
+            for name, corruption in corruptions().items()
+        }
+    finally:
+        torch.set_num_threads(threads)
 
 
 def read_sample(
@@ -282,7 +323,7 @@ def _disk_bytes(path: Path) -> int:
 
 
 def open_backends(
-    src_root: Path, work: Path, backends: Sequence[str]
+    src_root: Path, work: Path, backends: Sequence[str], scale: int = 4
 ) -> dict[str, tuple[FrameStore, Path]]:
     """Convert the generated PNG dataset into each back-end; returns store and folder."""
     from vsr.data.backends.arrays import ArrayStore, write_arrays
@@ -292,8 +333,8 @@ def open_backends(
     from vsr.data.layouts import discover
     from vsr.data.validate import scan_layout
 
-    layout = discover("reds", src_root, split="all")
-    folder = FolderStore.from_layout(layout, scan_layout(layout, scale=4))
+    layout = discover("reds", src_root, split="all", scale=scale)
+    folder = FolderStore.from_layout(layout, scan_layout(layout, scale=scale))
     out: dict[str, tuple[FrameStore, Path]] = {}
     for backend in backends:
         dst = work / backend
@@ -348,7 +389,7 @@ def run(
             root = tmp / name
             log(f"[{name}] generating {recipe.num_clips} clips x {recipe.clip_frames} frames")
             generate_frames(recipe, root / "png")
-            stores = open_backends(root / "png", root, backends)
+            stores = open_backends(root / "png", root, backends, recipe.scale)
             rows: dict[str, BackendResult] = {}
             reference = None
             for backend, (store, path) in stores.items():
@@ -368,7 +409,14 @@ def run(
                     k: replace(row, speedup_vs_folder=round(row.samples_per_s / base, 2))
                     for k, row in rows.items()
                 }
-            results[name] = RecipeResult(recipe, rows)
+            timed: dict[str, Rate] = {}
+            if recipe.scale == 1:
+                store = (
+                    stores["arrays"][0] if "arrays" in stores else next(iter(stores.values()))[0]
+                )
+                log(f"[{name}] timing the input corruptions")
+                timed = measure_corruptions(store, recipe, min_time)
+            results[name] = RecipeResult(recipe, rows, timed)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return DataResults(machine, results)
@@ -378,7 +426,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Options of `vsr-bench data`."""
     parser.add_argument(
         "--recipes", nargs="+", choices=sorted(RECIPES), default=["reds", "vimeo"],
-        help="recipes to time (default: reds vimeo)",
+        help="recipes to time (default: reds vimeo; restore: same size, with the input "
+        "corruptions)",
     )  # fmt: skip
     parser.add_argument(
         "--backends", nargs="+", choices=BACKENDS, default=list(BACKENDS),

@@ -18,6 +18,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from vsr.data.backends.base import ClipInfo, partial_path
+from vsr.data.splits import SAME_SIZE_KINDS, SPLITS
 
 
 class PrepareError(Exception):
@@ -41,8 +42,11 @@ def open_source(args: argparse.Namespace):
         lr_dir=args.lr_dir,
         list_file=args.list_file,
     )
+    kind = source.dataset_kind()
+    if args.scale is None:
+        args.scale = 1 if kind in SAME_SIZE_KINDS else 4
     found = source.open(role="eval", scale=args.scale)
-    return found.store, found.infos, source.dataset_kind()
+    return found.store, found.infos, kind
 
 
 def _progress(description: str):
@@ -142,7 +146,7 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("dst", metavar="DST", help="output folder (written as DST.partial first)")
         p.add_argument(
             "--layout",
-            choices=("auto", "reds", "vimeo", "folder"),  # `vsr.data.splits.detect_kind`
+            choices=("auto", *SPLITS),  # `vsr.data.splits.detect_kind`
             default="auto",
             help="layout of SRC (default: detect from its folders)",
         )
@@ -153,7 +157,12 @@ def build_parser() -> argparse.ArgumentParser:
             "Vimeo-90K: train, test)",
         )
         p.add_argument("--list-file", help="file naming the clips to convert, one per line")
-        p.add_argument("--scale", type=int, default=4, help="downscaling factor (default: 4)")
+        p.add_argument(
+            "--scale",
+            type=int,
+            help="downscaling factor of the low-res frames (default: 4; 1 for the same-size "
+            "GoPro, DVD and DAVIS layouts)",
+        )
         p.add_argument(
             "--degradation",
             choices=("bi", "bd"),

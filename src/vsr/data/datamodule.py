@@ -217,14 +217,15 @@ class VSRDataModule(LightningDataModule):
                 f"{world_size} ranks) make no full batch of {self.batch_size}: raise "
                 "samples_per_epoch"
             )
-        low_res = (
-            f"made on the fly ({self.source.degradation})" if dataset.generate_lr else "stored"
-        )
+        degradation = self.source.degradation
+        how = degradation.describe() if isinstance(degradation, Corruption) else degradation
+        low_res = f"made on the fly ({how})" if dataset.generate_lr else "stored"
         log.info(
-            "training data: %d clips of %s, %d samples per epoch per rank, low-res %s",
+            "training data: %d clips of %s, %d samples per epoch per rank, %s %s",
             len(found.names),
             found.description,
             len(dataset),
+            "input" if self.scale == 1 else "low-res",
             low_res,
         )
         return dataset

@@ -32,6 +32,9 @@ DVD_TEST_CLIPS = (
     "IMG_0032", "IMG_0033", "IMG_0037", "IMG_0039", "IMG_0049",
 )  # fmt: skip
 
+#: Layouts of same-size restoration data: their inputs are the GT's size (scale 1).
+SAME_SIZE_KINDS = frozenset({"gopro", "dvd", "davis"})
+
 TITLES = {
     "reds": "REDS",
     "vimeo": "Vimeo-90K",

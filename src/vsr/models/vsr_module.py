@@ -188,9 +188,12 @@ class VSRModule(LightningModule):
         self.samples = None
 
     def bicubic_clip(self, batch: dict) -> torch.Tensor:
-        """Bicubic upsampling of the scored input frames, like `predict_clip`."""
+        """Bicubic upsampling of the scored input frames, like `predict_clip`: the baseline
+        (`val/psnr_bicubic`). Same-size tasks: the input frames themselves."""
         index = batch["pred_index"][..., 0]  # (n, t_gt)
         lq = torch.stack([batch["lq"][i, index[i]] for i in range(index.shape[0])])
+        if lq.shape[-2:] == batch["gt"].shape[-2:]:
+            return lq.clamp(0, 1)
         up = F.interpolate(lq.flatten(0, 1), size=batch["gt"].shape[-2:], mode="bicubic")
         return up.unflatten(0, lq.shape[:2]).clamp(0, 1)
 
