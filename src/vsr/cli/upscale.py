@@ -33,7 +33,9 @@ examples:
 Same-size models (deblurring, denoising, decompression) run the same way, or as vsr-restore:
   vsr-restore blurry.mp4 sharp.mp4 --checkpoint basicvsr_plusplus_deblur_dvd-ecd08b7f.pth
 
-Audio is not copied. Frame folders are read in natural order (frame2 before frame10).
+Sound and subtitles are carried over (copied, or audio re-encoded to AAC when the output
+container does not take its codec); --no-audio leaves them out. Frame folders are read in
+natural order (frame2 before frame10).
 Out of memory? Lower --chunk, or tile large frames with --tile 256.
 """
 
@@ -125,6 +127,11 @@ def build_parser(prog: str = PROG) -> argparse.ArgumentParser:
     group.add_argument("--pix-fmt", help="encoder pixel format (default yuv420p)")
 
     group = parser.add_argument_group("behaviour")
+    group.add_argument(
+        "--no-audio",
+        action="store_true",
+        help="leave out the input's sound and subtitles (default: carried into a video OUTPUT)",
+    )
     group.add_argument("--overwrite", action="store_true", help="replace an existing OUTPUT")
     group.add_argument("--quiet", action="store_true", help="no progress bar or summary")
     group.add_argument("--debug", action="store_true", help="show tracebacks")
@@ -221,6 +228,7 @@ def run(args: argparse.Namespace) -> int:
             overwrite=args.overwrite,
             progress=None if args.quiet else progress,
             scale=1 if _prog == "vsr-restore" else None,
+            audio=not args.no_audio,
         )
     finally:
         if bar is not None:

@@ -14,7 +14,7 @@ import contextlib
 import logging
 import time
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from fractions import Fraction
 from itertools import chain
 from pathlib import Path
@@ -24,12 +24,14 @@ import torch
 from torch import nn
 
 from vsr.inference.chunking import check_chunking, chunk_stream, run_tiled
+from vsr.inference.streams import CarriedStream, has_other_streams
 from vsr.inference.video_io import (
     DEFAULT_FPS,
     VideoIOError,
     check_fps,
     check_paths,
     check_writer_settings,
+    is_video_path,
     open_reader,
     open_writer,
 )
@@ -155,12 +157,14 @@ class UpscaleResult:
         frames: frames written.
         fps: frame rate of the output.
         seconds: wall time of the run.
+        streams: what was done with each audio and subtitle stream of the input.
     """
 
     output: Path
     frames: int
     fps: Fraction
     seconds: float
+    streams: list[CarriedStream] = field(default_factory=list)
 
 
 def upscale_video(
@@ -183,6 +187,7 @@ def upscale_video(
     trusted: bool = False,
     progress: Callable[[int, int | None], None] | None = None,
     scale: int | None = None,
+    audio: bool = True,
 ) -> UpscaleResult:
     """Upscale a video file or frame folder into a video file or a folder of PNGs.
 
@@ -206,6 +211,8 @@ def upscale_video(
         progress: called with (frames done, total frames or None) after each frame.
         scale: the model's scale this call is for (1: same-size restoration; None: any);
             another is refused before any frame is processed.
+        audio: carry a video input's audio and subtitle streams into a video output (copied
+            when the container takes their codec, audio re-encoded to AAC otherwise).
 
     Returns:
         What was written.
@@ -242,6 +249,7 @@ def upscale_video(
                 f"x{model_scale}: run it with vsr-upscale"
             )
         out_fps = fps or reader.fps or DEFAULT_FPS
+        carry = audio and not src.is_dir() and is_video_path(dst) and has_other_streams(src)
         writer = open_writer(
             dst,
             out_fps,
@@ -250,6 +258,7 @@ def upscale_video(
             pix_fmt=pix_fmt,
             lossless=lossless,
             overwrite=overwrite,
+            carry_from=src if carry else None,
         )
         h, w = first.shape[:2]
         log.info(
@@ -294,4 +303,12 @@ def upscale_video(
                 )
             raise
         writer.commit()
-    return UpscaleResult(dst, writer.frames_written, out_fps, time.perf_counter() - start)
+    for stream in getattr(writer, "carried", []):
+        log.info("%s stream (%s): %s", stream.kind, stream.codec, stream.action)
+    return UpscaleResult(
+        dst,
+        writer.frames_written,
+        out_fps,
+        time.perf_counter() - start,
+        list(getattr(writer, "carried", [])),
+    )

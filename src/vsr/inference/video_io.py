@@ -9,6 +9,7 @@ a playable partial video under the `.partial` name or nothing, never a complete-
 from __future__ import annotations
 
 import contextlib
+import os
 import shutil
 import warnings
 from collections.abc import Iterator
@@ -361,6 +362,11 @@ class VideoWriter(FrameWriter):
         pix_fmt: encoder pixel format (default yuv420p; rgb24 for libx264rgb).
         lossless: encode exactly (libx264rgb at qp 0, or ffv1).
         overwrite: replace an existing output when complete.
+        carry_from: a source video whose audio and subtitle streams `commit` muxes in
+            (`vsr.inference.streams.carry_streams`); None: the picture only.
+
+    Attributes:
+        carried: after `commit`, what was done with each of `carry_from`'s other streams.
     """
 
     def __init__(
@@ -373,12 +379,33 @@ class VideoWriter(FrameWriter):
         pix_fmt: str | None = None,
         lossless: bool = False,
         overwrite: bool = False,
+        carry_from: str | Path | None = None,
     ):
         self.codec, self.pix_fmt, self.options = video_settings(codec, crf, pix_fmt, lossless)
         self.fps = check_fps(fps)
         super().__init__(path, overwrite)
         self._container = self._stream = None
         self._pad = (0, 0)
+        self.carry_from = Path(carry_from) if carry_from is not None else None
+        self.carried: list = []
+
+    def commit(self) -> Path:
+        """Close, mux in the source's sound and subtitles, and move the result to the output."""
+        self._close()
+        if self.carry_from is not None and self.frames_written:
+            from vsr.inference.streams import carry_streams
+
+            muxed = self.partial.with_name(f".{self.partial.stem}.mux{self.partial.suffix}")
+            try:
+                self.carried = carry_streams(self.carry_from, self.partial, muxed)
+            except BaseException as err:
+                muxed.unlink(missing_ok=True)
+                raise VideoIOError(
+                    f"cannot add the sound of {self.carry_from} to {self.partial} (the picture "
+                    f"is there, without sound): {err}"
+                ) from err
+            os.replace(muxed, self.partial)
+        return super().commit()
 
     def _open(self, height: int, width: int) -> None:
         import av
@@ -441,8 +468,10 @@ def open_writer(
     pix_fmt: str | None = None,
     lossless: bool = False,
     overwrite: bool = False,
+    carry_from: str | Path | None = None,
 ) -> FrameWriter:
-    """A `VideoWriter` if `path` has a video extension, else a `FolderWriter` of PNGs."""
+    """A `VideoWriter` if `path` has a video extension, else a `FolderWriter` of PNGs (which
+    carries no sound)."""
     if is_video_path(path):
         return VideoWriter(
             path,
@@ -452,6 +481,7 @@ def open_writer(
             pix_fmt=pix_fmt,
             lossless=lossless,
             overwrite=overwrite,
+            carry_from=carry_from,
         )
     check_writer_settings(path, codec=codec, crf=crf, pix_fmt=pix_fmt, lossless=lossless)
     return FolderWriter(path, overwrite)
