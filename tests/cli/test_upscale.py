@@ -195,3 +195,11 @@ def test_killed_run_leaves_a_playable_partial_video(tmp_path, tiny_checkpoint):
     assert not out.exists()
     with open_reader(partial) as reader:
         assert 0 < len(list(reader)) < 200
+
+
+def test_scene_cut_list_is_read_or_named(tmp_path, tiny_checkpoint, video, capsys):
+    (tmp_path / "cuts.txt").write_text("2\n")
+    args = [video, "--checkpoint", tiny_checkpoint, "--scene-cuts"]
+    assert main([args[0], str(tmp_path / "a.mp4"), *args[1:], str(tmp_path / "cuts.txt")]) == 0
+    assert main([args[0], str(tmp_path / "b.mp4"), *args[1:], str(tmp_path / "none.txt")]) == 1
+    assert "scene-cut list" in capsys.readouterr().err and not (tmp_path / "b.mp4").exists()

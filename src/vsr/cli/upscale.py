@@ -128,6 +128,14 @@ def build_parser(prog: str = PROG) -> argparse.ArgumentParser:
 
     group = parser.add_argument_group("behaviour")
     group.add_argument(
+        "--scene-cuts",
+        default="auto",
+        metavar="auto|off|FILE",
+        help="process each shot as its own clip, so nothing carries across a cut: detect the "
+        "cuts (auto, default), none (off), or read them from FILE (0-based first frame of "
+        "each new shot, one per line or comma-separated)",
+    )
+    group.add_argument(
         "--no-audio",
         action="store_true",
         help="leave out the input's sound and subtitles (default: carried into a video OUTPUT)",
@@ -229,6 +237,7 @@ def run(args: argparse.Namespace) -> int:
             progress=None if args.quiet else progress,
             scale=1 if _prog == "vsr-restore" else None,
             audio=not args.no_audio,
+            scene_cuts=args.scene_cuts,
         )
     finally:
         if bar is not None:

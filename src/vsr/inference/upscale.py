@@ -13,7 +13,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from fractions import Fraction
 from itertools import chain
@@ -24,6 +24,7 @@ import torch
 from torch import nn
 
 from vsr.inference.chunking import check_chunking, chunk_stream, run_tiled
+from vsr.inference.scenes import CutDetector, read_cuts, split_shots
 from vsr.inference.streams import CarriedStream, has_other_streams
 from vsr.inference.video_io import (
     DEFAULT_FPS,
@@ -81,6 +82,9 @@ def _to_tensor(frames: list[np.ndarray], device: torch.device) -> torch.Tensor:
     return batch.permute(0, 3, 1, 2).float().div_(255).unsqueeze(0)
 
 
+SceneCuts = str | CutDetector | Sequence[int]
+
+
 def upscale_frames(
     frames: Iterable[np.ndarray],
     model: nn.Module,
@@ -91,6 +95,7 @@ def upscale_frames(
     tile_overlap: int = DEFAULT_TILE_OVERLAP,
     device: str | torch.device | None = None,
     precision: str = "fp32",
+    scene_cuts: SceneCuts = "off",
 ) -> Iterator[np.ndarray]:
     """Super-resolve a stream of frames, yielding each output frame as soon as its chunk is done.
 
@@ -104,6 +109,9 @@ def upscale_frames(
         tile_overlap: input pixels shared by neighbouring tiles.
         device: "cuda", "mps", "cpu" or None for the best available.
         precision: "fp32", or "bf16" / "fp16" autocast on a GPU.
+        scene_cuts: "off" (one clip), "auto" (a `CutDetector`, or give one to read its `cuts`
+            afterwards), or the 0-based first frames of the shots: each shot is processed as a
+            clip of its own, so propagation never crosses a cut.
 
     Yields:
         uint8 (s·h, s·w, 3) RGB frames, one per input frame, in order.
@@ -114,13 +122,36 @@ def upscale_frames(
     check_chunking(chunk, overlap, tile, tile_overlap)
     device = select_device(device)
     autocast = precision_context(device, precision)  # checked before any frame is read
+    starts_shot = shot_rule(scene_cuts)
     model = model.to(device).eval()
-    for window, lr in chunk_stream(frames, chunk, overlap):
-        lqs = _to_tensor(lr, device)
-        with torch.inference_mode(), autocast:
-            sr = run_tiled(model, lqs, tile, tile_overlap, keep=window.keep)
-        del lqs
-        yield from to_uint8(sr[0])
+    for shot in split_shots(frames, starts_shot):
+        for window, lr in chunk_stream(shot, chunk, overlap):
+            lqs = _to_tensor(lr, device)
+            with torch.inference_mode(), autocast:
+                sr = run_tiled(model, lqs, tile, tile_overlap, keep=window.keep)
+            del lqs
+            yield from to_uint8(sr[0])
+
+
+def shot_rule(scene_cuts: SceneCuts) -> Callable[[int, np.ndarray], bool]:
+    """`starts_shot(index, frame)` of a `scene_cuts` setting (see `upscale_frames`).
+
+    Raises:
+        ValueError: an unknown setting.
+    """
+    if isinstance(scene_cuts, CutDetector):
+        return scene_cuts
+    if isinstance(scene_cuts, str):
+        if scene_cuts == "auto":
+            return CutDetector()
+        if scene_cuts == "off":
+            return lambda index, frame: False
+        raise ValueError(
+            f"scene_cuts must be auto, off or a list of frame numbers, got {scene_cuts!r} "
+            "(CLI: --scene-cuts auto|off|FILE)"
+        )
+    cuts = set(int(c) for c in scene_cuts)
+    return lambda index, frame: index in cuts
 
 
 def _load_checkpoint(path: str | Path, *, trusted: bool = False) -> nn.Module:
@@ -158,6 +189,7 @@ class UpscaleResult:
         fps: frame rate of the output.
         seconds: wall time of the run.
         streams: what was done with each audio and subtitle stream of the input.
+        cuts: the scene cuts the shots were split at (0-based first frames of new shots).
     """
 
     output: Path
@@ -165,6 +197,7 @@ class UpscaleResult:
     fps: Fraction
     seconds: float
     streams: list[CarriedStream] = field(default_factory=list)
+    cuts: list[int] = field(default_factory=list)
 
 
 def upscale_video(
@@ -188,6 +221,7 @@ def upscale_video(
     progress: Callable[[int, int | None], None] | None = None,
     scale: int | None = None,
     audio: bool = True,
+    scene_cuts: str | Path | Sequence[int] = "auto",
 ) -> UpscaleResult:
     """Upscale a video file or frame folder into a video file or a folder of PNGs.
 
@@ -213,6 +247,8 @@ def upscale_video(
             another is refused before any frame is processed.
         audio: carry a video input's audio and subtitle streams into a video output (copied
             when the container takes their codec, audio re-encoded to AAC otherwise).
+        scene_cuts: "auto" (detected, `vsr.inference.scenes.CutDetector`), "off", a file of
+            cuts (`read_cuts`), or the cuts themselves: each shot is its own clip.
 
     Returns:
         What was written.
@@ -232,6 +268,16 @@ def upscale_video(
     precision_context(device, precision)
     fps = check_fps(fps) if fps is not None else None
     check_writer_settings(dst, codec=codec, crf=crf, pix_fmt=pix_fmt, lossless=lossless)
+    if isinstance(scene_cuts, Path) or (
+        isinstance(scene_cuts, str) and scene_cuts not in ("auto", "off")
+    ):
+        if not Path(scene_cuts).is_file():
+            raise FileNotFoundError(
+                f"scene-cut list {scene_cuts} does not exist (--scene-cuts auto|off|FILE)"
+            )
+        scene_cuts = read_cuts(scene_cuts)
+    detector = CutDetector() if scene_cuts == "auto" else None
+    cuts_setting = detector if detector is not None else scene_cuts
 
     with open_reader(src) as reader:
         frames = iter(reader)
@@ -286,6 +332,7 @@ def upscale_video(
                 tile_overlap=tile_overlap,
                 device=device,
                 precision=precision,
+                scene_cuts=cuts_setting,
             )
             for frame in outputs:
                 writer.write(frame)
@@ -305,10 +352,14 @@ def upscale_video(
         writer.commit()
     for stream in getattr(writer, "carried", []):
         log.info("%s stream (%s): %s", stream.kind, stream.codec, stream.action)
+    cuts = detector.cuts if detector is not None else [] if scene_cuts == "off" else scene_cuts
+    if cuts:
+        log.info("%d scene cut(s), at frames %s", len(cuts), ", ".join(map(str, cuts)))
     return UpscaleResult(
         dst,
         writer.frames_written,
         out_fps,
         time.perf_counter() - start,
         list(getattr(writer, "carried", [])),
+        list(cuts),  # type: ignore[arg-type]
     )
