@@ -30,6 +30,19 @@ def cpu_name() -> str:
     return platform.processor() or platform.machine() or "unknown"
 
 
+def cpu_supports_bf16() -> bool:
+    """Whether the CPU computes bf16 natively (AVX-512 BF16 or AMX; Linux: /proc/cpuinfo)."""
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("flags"):
+                    flags = set(line.split(":", 1)[1].split())
+                    return bool(flags & {"avx512_bf16", "amx_bf16"})
+    except OSError:
+        pass
+    return False
+
+
 def machine_info(device: str | torch.device | None = None) -> dict[str, Any]:
     """What a measurement ran on: CPUs, Python, thread settings, load at the start; with a
     `device`, also torch's version and the device with its name (`cuda:0`, "NVIDIA H100 80GB

@@ -17,6 +17,7 @@ from vsr.inference import (
     upscale_frames,
     upscale_video,
 )
+from vsr.machine import cpu_supports_bf16
 from vsr.nn import BasicVSRPlusPlus
 from vsr.nn.checkpoint import CheckpointError
 
@@ -111,8 +112,8 @@ def test_output_is_clamped_and_rounded_half_to_even():
 
 
 def test_half_precision_on_the_cpu_or_a_missing_gpu_is_a_clear_error(model):
-    with pytest.raises(ValueError, match="needs a GPU"):
-        next(upscale_frames(random_frames(2, 8, 8), model, device="cpu", precision="bf16"))
+    with pytest.raises(ValueError, match="precision fp16 needs a GPU"):
+        next(upscale_frames(random_frames(2, 8, 8), model, device="cpu", precision="fp16"))
     if not torch.cuda.is_available():
         with pytest.raises(ValueError, match="CUDA is not available"):
             next(upscale_frames(random_frames(2, 8, 8), model, device="cuda"))
@@ -256,3 +257,42 @@ def test_zero_frames_and_existing_outputs_write_nothing(tmp_path, model):
     upscale_video(tmp_path / "in", tmp_path / "out.mp4", model, overwrite=True)
     with open_reader(tmp_path / "out.mp4") as reader:
         assert len(list(reader)) == 2
+
+
+@pytest.mark.skipif(not cpu_supports_bf16(), reason="needs a CPU with AVX-512 BF16 or AMX")
+def test_bf16_on_the_cpu_is_close_to_fp32(model, clip, whole):
+    lr = clip[1]  # the low-res frames `whole` was made from
+    out = list(upscale_frames(lr, model, chunk=len(lr), overlap=0, device="cpu", precision="bf16"))
+    assert all(f.shape == w.shape and f.dtype == np.uint8 for f, w in zip(out, whole, strict=True))
+    assert min(psnr(f, w) for f, w in zip(out, whole, strict=True)) > 40
+
+
+class OverflowsInHalf(torch.nn.Module):
+    """Nearest x4 upsampling that gives inf for frame 1 whenever autocast is on."""
+
+    scale = 4
+
+    def forward(self, lqs):
+        out = lqs.repeat_interleave(4, dim=-2).repeat_interleave(4, dim=-1)
+        if torch.is_autocast_enabled("cpu"):
+            out = out.clone()
+            out[:, 1] = float("inf")
+        return out
+
+
+@pytest.mark.skipif(not cpu_supports_bf16(), reason="needs a CPU with AVX-512 BF16 or AMX")
+def test_an_overflowing_chunk_is_recomputed_in_fp32_with_a_warning():
+    frames = random_frames(6, 8, 8)
+    with pytest.warns(UserWarning) as caught:
+        out = list(
+            upscale_frames(
+                frames, OverflowsInHalf(), chunk=3, overlap=0, device="cpu", precision="bf16"
+            )
+        )
+    # One warning per chunk, naming its frame (frame 1 of each 3-frame chunk: 1 and 4).
+    assert [str(w.message).split(" is ")[0] for w in caught] == [
+        "bf16 output of frame(s) 1",
+        "bf16 output of frame(s) 4",
+    ]
+    expected = list(upscale_frames(frames, OverflowsInHalf(), chunk=3, overlap=0, device="cpu"))
+    assert all(np.array_equal(a, b) for a, b in zip(out, expected, strict=True))

@@ -105,7 +105,8 @@ def build_parser(prog: str = PROG) -> argparse.ArgumentParser:
         "--precision",
         choices=("fp32", "bf16", "fp16"),
         default="fp32",
-        help="bf16/fp16: autocast on a GPU (default fp32)",
+        help="bf16/fp16: autocast on a GPU; bf16 also on CPUs with AVX-512 BF16 or AMX. A "
+        "chunk whose output overflows is recomputed in fp32, with a warning (default fp32)",
     )
     group.add_argument("--threads", type=int, help="CPU threads for torch (default: torch's)")
 

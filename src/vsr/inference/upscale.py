@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import time
+import warnings
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from fractions import Fraction
@@ -36,7 +37,7 @@ from vsr.inference.video_io import (
     open_reader,
     open_writer,
 )
-from vsr.machine import select_device
+from vsr.machine import cpu_name, cpu_supports_bf16, select_device
 from vsr.nn.checkpoint import CheckpointError, load_generator
 
 log = logging.getLogger(__name__)
@@ -48,11 +49,13 @@ DEFAULT_TILE_OVERLAP = 16
 
 
 def precision_context(device: torch.device, precision: str) -> contextlib.AbstractContextManager:
-    """Autocast for bf16/fp16 on an accelerator; nothing for fp32.
+    """Autocast for bf16/fp16; nothing for fp32.
+
+    On the CPU, bf16 runs where the CPU computes it natively (AVX-512 BF16, AMX); fp16 does
+    not run there (no native fp16 arithmetic: slower than fp32).
 
     Raises:
-        ValueError: unknown precision, or half precision on the CPU (slow there, and not what
-            anyone running on a CPU wants).
+        ValueError: unknown precision, fp16 on the CPU, or bf16 on a CPU without bf16.
     """
     if precision not in PRECISIONS:
         raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}, got {precision!r}")
@@ -60,7 +63,16 @@ def precision_context(device: torch.device, precision: str) -> contextlib.Abstra
     if dtype is None:
         return contextlib.nullcontext()
     if device.type == "cpu":
-        raise ValueError(f"precision {precision} needs a GPU (cuda or mps); on the CPU use fp32")
+        if dtype == torch.float16:
+            raise ValueError(
+                "precision fp16 needs a GPU (cuda or mps); on the CPU use bf16 (on CPUs with "
+                "AVX-512 BF16 or AMX) or fp32"
+            )
+        if not cpu_supports_bf16():
+            raise ValueError(
+                "precision bf16 on the CPU needs AVX-512 BF16 or AMX, which this CPU lacks "
+                f"({cpu_name()}); use fp32"
+            )
     return torch.autocast(device.type, dtype=dtype)
 
 
@@ -124,13 +136,36 @@ def upscale_frames(
     autocast = precision_context(device, precision)  # checked before any frame is read
     starts_shot = shot_rule(scene_cuts)
     model = model.to(device).eval()
+    if device.type == "cpu" and precision == "bf16":
+        model = model.to(memory_format=torch.channels_last)  # oneDNN's fast bf16 layout
+    first = 0  # index of the current shot's first frame
     for shot in split_shots(frames, starts_shot):
         for window, lr in chunk_stream(shot, chunk, overlap):
             lqs = _to_tensor(lr, device)
             with torch.inference_mode(), autocast:
                 sr = run_tiled(model, lqs, tile, tile_overlap, keep=window.keep)
+            if precision != "fp32" and (bad := unsafe_frames(sr[0])):
+                frames_text = ", ".join(str(first + window.keep_start + i) for i in bad)
+                warnings.warn(
+                    f"{precision} output of frame(s) {frames_text} is not finite or far out of "
+                    "range (an overflow); those frames' chunk is recomputed in fp32",
+                    stacklevel=2,
+                )
+                with torch.inference_mode():
+                    sr = run_tiled(model.float(), lqs.float(), tile, tile_overlap, keep=window.keep)
             del lqs
             yield from to_uint8(sr[0])
+        first += window.keep_stop
+
+
+def unsafe_frames(outputs: torch.Tensor, share: float = 0.01) -> list[int]:
+    """Frames (0-based in `outputs`, (t, 3, h, w)) that reduced precision has broken: any value
+    not finite, or more than `share` of the values beyond [-0.5, 1.5] (half a range outside
+    the picture's: what an overflow leaves, never a real output)."""
+    flat = outputs.flatten(1).float()
+    broken = ~torch.isfinite(flat).all(dim=1)
+    broken |= ((flat < -0.5) | (flat > 1.5)).float().mean(dim=1) > share
+    return [int(i) for i in torch.nonzero(broken).flatten()]
 
 
 def shot_rule(scene_cuts: SceneCuts) -> Callable[[int, np.ndarray], bool]:

@@ -79,6 +79,20 @@ def modulated_deform_conv2d(
     """
     impl = resolve_impl(check_impl(impl), x, weight)
     if impl == "torchvision":
+        if x.device.type == "cpu" and torch.is_autocast_enabled("cpu"):
+            # torchvision's CPU kernel has no bf16/fp16 version: run it in fp32 inside a
+            # reduced-precision network, and hand back the dtype autocast would have given.
+            dtype = torch.get_autocast_dtype("cpu")
+            with torch.autocast("cpu", enabled=False):
+                out = deform_conv2d(
+                    x.float(),
+                    offset.float(),
+                    weight.float(),
+                    bias.float() if bias is not None else None,
+                    padding=padding,
+                    mask=mask.float() if mask is not None else None,
+                )
+            return out.to(dtype)
         return deform_conv2d(x, offset, weight, bias, padding=padding, mask=mask)
     if weight.shape[1] != x.shape[1]:
         raise ValueError(
