@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import json
 import logging
 import os
 import subprocess
@@ -203,3 +204,16 @@ def test_scene_cut_list_is_read_or_named(tmp_path, tiny_checkpoint, video, capsy
     assert main([args[0], str(tmp_path / "a.mp4"), *args[1:], str(tmp_path / "cuts.txt")]) == 0
     assert main([args[0], str(tmp_path / "b.mp4"), *args[1:], str(tmp_path / "none.txt")]) == 1
     assert "scene-cut list" in capsys.readouterr().err and not (tmp_path / "b.mp4").exists()
+
+
+def test_report_summarises_the_run(tmp_path, tiny_checkpoint, video):
+    report = tmp_path / "run.json"
+    out = tmp_path / "out.mp4"
+    args = [video, str(out), "--checkpoint", tiny_checkpoint, "--report", str(report), "--quiet"]
+    assert main([*args, "--scene-cuts", "off"]) == 0
+    summary = json.loads(report.read_text())
+    with open_reader(out) as reader:
+        written = sum(1 for _ in reader)
+    assert summary["frames"] == written == 5 and summary["precision"] == "fp32"
+    assert summary["scene_cuts"] == [] and summary["streams"] == []
+    assert summary["device"].startswith("cpu") and summary["output"] == str(out)

@@ -141,6 +141,12 @@ def build_parser(prog: str = PROG) -> argparse.ArgumentParser:
         action="store_true",
         help="leave out the input's sound and subtitles (default: carried into a video OUTPUT)",
     )
+    group.add_argument(
+        "--report",
+        metavar="FILE",
+        help="write a JSON summary there at the end: frames, seconds, frames/s, device, "
+        "precision, scene cuts, what happened to the sound",
+    )
     group.add_argument("--overwrite", action="store_true", help="replace an existing OUTPUT")
     group.add_argument("--quiet", action="store_true", help="no progress bar or summary")
     group.add_argument("--debug", action="store_true", help="show tracebacks")
@@ -248,7 +254,37 @@ def run(args: argparse.Namespace) -> int:
             f"wrote {result.output}: {result.frames} frames at {float(result.fps):g} fps "
             f"in {result.seconds:.1f} s ({result.frames / result.seconds:.2f} frames/s)"
         )
+    if args.report:
+        write_report(args, result)
     return 0
+
+
+def write_report(args: argparse.Namespace, result) -> None:
+    """The run's JSON summary at `--report`, written atomically."""
+    import json
+    import os
+    from dataclasses import asdict
+    from pathlib import Path
+
+    from vsr.machine import describe_device, select_device
+
+    summary = {
+        "input": str(args.input),
+        "output": str(result.output),
+        "checkpoint": str(args.checkpoint),
+        "frames": result.frames,
+        "fps": str(result.fps),
+        "seconds": round(result.seconds, 3),
+        "frames_per_second": round(result.frames / result.seconds, 3) if result.seconds else None,
+        "device": describe_device(select_device(args.device)),
+        "precision": args.precision,
+        "scene_cuts": result.cuts,
+        "streams": [asdict(s) for s in result.streams],
+    }
+    path = Path(args.report)
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(json.dumps(summary, indent=1) + "\n")
+    os.replace(tmp, path)
 
 
 def main(argv: Sequence[str] | None = None, prog: str = PROG) -> int:
