@@ -96,3 +96,21 @@ def test_no_audio_leaves_the_sound_out(tmp_path):
     make_video(tmp_path / "in.mp4", "aac")
     result = upscale_video(tmp_path / "in.mp4", tmp_path / "out.mp4", Brighter(), audio=False)
     assert decoded(tmp_path / "out.mp4")[1] is None and result.streams == []
+
+
+def test_a_rotated_phone_video_stays_rotated(tmp_path):
+    with av.open(str(tmp_path / "phone.mp4"), "w") as container:
+        stream = container.add_stream("libx264", rate=FPS)
+        stream.width, stream.height, stream.pix_fmt = 48, 32, "yuv420p"
+        stream.set_display_rotation(90)
+        for i in range(3):
+            frame = av.VideoFrame.from_ndarray(
+                np.full((32, 48, 3), 40 * i, np.uint8), format="rgb24"
+            )
+            frame.pts = i
+            container.mux(stream.encode(frame))
+        container.mux(stream.encode(None))
+    upscale_video(tmp_path / "phone.mp4", tmp_path / "out.mp4", Brighter())
+    with av.open(str(tmp_path / "out.mp4")) as container:
+        frame = next(container.decode(video=0))
+    assert frame.rotation == 90 and (frame.width, frame.height) == (48, 32)

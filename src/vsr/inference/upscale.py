@@ -340,6 +340,7 @@ def upscale_video(
             lossless=lossless,
             overwrite=overwrite,
             carry_from=src if carry else None,
+            rotation=getattr(reader, "rotation", 0.0),
         )
         h, w = first.shape[:2]
         log.info(

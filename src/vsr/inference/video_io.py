@@ -133,6 +133,7 @@ class VideoReader(FrameReader):
         rate = self._stream.average_rate or self._stream.guessed_rate or self._stream.base_rate
         self.fps = Fraction(rate) if rate else None
         self.num_frames = self._stream.frames or None
+        self.rotation = 0.0  # the display rotation, in degrees, known once a frame is decoded
 
     def __iter__(self) -> Iterator[np.ndarray]:
         import av
@@ -140,6 +141,8 @@ class VideoReader(FrameReader):
         index = 0
         try:
             for frame in self._container.decode(self._stream):
+                if index == 0:
+                    self.rotation = float(frame.rotation or 0)
                 yield frame.to_ndarray(format="rgb24")
                 index += 1
         except (av.FFmpegError, OSError) as err:
@@ -364,6 +367,8 @@ class VideoWriter(FrameWriter):
         overwrite: replace an existing output when complete.
         carry_from: a source video whose audio and subtitle streams `commit` muxes in
             (`vsr.inference.streams.carry_streams`); None: the picture only.
+        rotation: display rotation in degrees (a phone video's), kept as the input's: the
+            frames stay as stored and players turn them.
 
     Attributes:
         carried: after `commit`, what was done with each of `carry_from`'s other streams.
@@ -380,8 +385,10 @@ class VideoWriter(FrameWriter):
         lossless: bool = False,
         overwrite: bool = False,
         carry_from: str | Path | None = None,
+        rotation: float = 0.0,
     ):
         self.codec, self.pix_fmt, self.options = video_settings(codec, crf, pix_fmt, lossless)
+        self.rotation = rotation
         self.fps = check_fps(fps)
         super().__init__(path, overwrite)
         self._container = self._stream = None
@@ -425,6 +432,8 @@ class VideoWriter(FrameWriter):
         stream.width, stream.height = width + self._pad[1], height + self._pad[0]
         stream.pix_fmt = self.pix_fmt
         stream.options = self.options
+        if self.rotation:
+            stream.set_display_rotation(self.rotation)
         if self.codec not in _CRF_CODECS and self.codec not in _LOSSLESS:
             # Encoders without a quality factor get a generous bit rate (0.3 bit per pixel).
             stream.bit_rate = int(0.3 * stream.width * stream.height * float(self.fps))
@@ -469,6 +478,7 @@ def open_writer(
     lossless: bool = False,
     overwrite: bool = False,
     carry_from: str | Path | None = None,
+    rotation: float = 0.0,
 ) -> FrameWriter:
     """A `VideoWriter` if `path` has a video extension, else a `FolderWriter` of PNGs (which
     carries no sound)."""
@@ -482,6 +492,7 @@ def open_writer(
             lossless=lossless,
             overwrite=overwrite,
             carry_from=carry_from,
+            rotation=rotation,
         )
     check_writer_settings(path, codec=codec, crf=crf, pix_fmt=pix_fmt, lossless=lossless)
     return FolderWriter(path, overwrite)
