@@ -98,6 +98,7 @@ ALLOWED = {
     "evaluation": {"nn", "metrics", "data"},
     "bench": {"nn", "metrics", "data", "inference"},
     "report": {"nn", "metrics", "data", "bench"},
+    "export": {"nn"},
     "training": {"nn", "metrics", "data", "models", "callbacks", "config"},
     "config": set(),
     "frames": set(),

@@ -16,7 +16,7 @@ from torch import nn
 from vsr.nn.deform import check_impl, modulated_deform_conv2d
 
 
-def bound_offsets(offset: torch.Tensor, bound: float) -> torch.Tensor:
+def bound_offsets(offset: torch.Tensor, bound: float | torch.Tensor) -> torch.Tensor:
     """Offsets with NaN set to 0 and values clamped to ±bound (pixels), as
     `offset.nan_to_num(0, bound, -bound).clamp(-bound, bound)` in values and gradients.
 
@@ -25,8 +25,11 @@ def bound_offsets(offset: torch.Tensor, bound: float) -> torch.Tensor:
     clamping there changes nothing else. `where` keeps only a boolean mask for the backward
     pass, where nan_to_num and clamp would each keep a copy of the offsets.
     """
-    inside = offset.detach().abs() < bound  # False for NaN too; the bound itself, as clamp
-    clamped = offset.detach().nan_to_num(0.0, posinf=bound, neginf=-bound).clamp(-bound, bound)
+    detached = offset.detach()
+    bound = torch.as_tensor(bound, dtype=offset.dtype, device=offset.device)
+    inside = detached.abs() < bound  # False for NaN too; the bound itself, as clamp
+    clamped = torch.where(torch.isnan(detached), torch.zeros_like(detached), detached)
+    clamped = torch.maximum(torch.minimum(clamped, bound), -bound)
     return torch.where(inside, offset, clamped)
 
 
@@ -130,7 +133,8 @@ class FlowGuidedDeformableAlignment(nn.Module):
         x = torch.cat(neighbours, dim=1)
         # A diverged run's offsets (inf, NaN) must not crash the kernels: bounded just
         # beyond the frame, where every sample is zero.
-        offset = bound_offsets(offset, float(max(x.shape[-2:]) + 2))
+        # The bound as a tensor of the frame's size: an exported graph keeps it symbolic.
+        offset = bound_offsets(offset, x.new_ones(()) * (max(x.shape[-2:]) + 2))
         return modulated_deform_conv2d(
             x, offset, mask, self.weight, self.bias, padding=1, impl=self.deform_impl
         )

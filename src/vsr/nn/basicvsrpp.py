@@ -47,6 +47,9 @@ class BasicVSRPlusPlus(nn.Module):
         cpu_cache_length: clips longer than this park their per-frame features in CPU memory
             between uses, so accelerator memory does not grow with the clip's length.
         scale: upsampling factor for low-res inputs, 4 or 2.
+        mirror_shortcut: reuse the backward flows of a mirror-extended clip (Vimeo-90K-T's
+            7 -> 14) instead of computing its forward flows; a data-dependent branch, so off
+            in exported graphs (the outputs are the same either way).
         second_order: propagate from two frames back as well as one (paper Sec. 3.1).
         grid_propagation: two rounds of backward + forward propagation instead of one.
         alignment: "deformable" (flow-guided deformable alignment, Sec. 3.2) or "flow"
@@ -69,6 +72,7 @@ class BasicVSRPlusPlus(nn.Module):
         grid_propagation: bool = True,
         alignment: str = "deformable",
         deform_impl: str = "auto",
+        mirror_shortcut: bool = True,
     ):
         super().__init__()
         if scale not in (2, 4):
@@ -79,6 +83,7 @@ class BasicVSRPlusPlus(nn.Module):
         self.mid_channels = mid_channels
         self.is_low_res_input = is_low_res_input
         self.cpu_cache_length = cpu_cache_length
+        self.mirror_shortcut = mirror_shortcut
         self.scale = scale if is_low_res_input else 1
         self.second_order = second_order
         self.alignment = alignment
@@ -356,7 +361,8 @@ class BasicVSRPlusPlus(nn.Module):
             lqs_flow = F.interpolate(
                 lqs.flatten(0, 1), scale_factor=0.25, mode="bicubic"
             ).unflatten(0, (n, t))
-        flows_backward, flows_forward = self.compute_flow(lqs_flow, self.is_mirror_extended(lqs))
+        mirrored = self.mirror_shortcut and self.is_mirror_extended(lqs)
+        flows_backward, flows_forward = self.compute_flow(lqs_flow, mirrored)
         flows_backward, flows_forward = park(flows_backward), park(flows_forward)
 
         # 3. Propagation: backward_1, forward_1 (, backward_2, forward_2).

@@ -97,6 +97,6 @@ class SPyNet(nn.Module):
         flow = F.interpolate(
             self.compute_flow(ref, supp), size=(h, w), mode="bilinear", align_corners=False
         )
-        # Back to the original pixel units, per axis.
-        scale = flow.new_tensor([w / w_up, h / h_up]).view(1, 2, 1, 1)
-        return flow * scale
+        # Back to the original pixel units, per axis (scalar products, so that an exported
+        # graph keeps the ratios symbolic instead of the example's values).
+        return torch.cat([flow[:, :1] * (w / w_up), flow[:, 1:] * (h / h_up)], dim=1)

@@ -30,8 +30,10 @@ def flow_warp(x: torch.Tensor, flow: torch.Tensor, padding_mode: str = "zeros") 
     # Coordinates beyond a pixel outside the frame sample the same (zeros or the border) as
     # any farther ones; clamping them keeps a diverged flow (inf, nan) from crashing
     # grid_sample's kernels.
-    map_x = (xs + flow[:, 0]).nan_to_num(0.0, posinf=w + 1.0, neginf=-2.0).clamp(-2.0, w + 1.0)
-    map_y = (ys + flow[:, 1]).nan_to_num(0.0, posinf=h + 1.0, neginf=-2.0).clamp(-2.0, h + 1.0)
+    # The upper bounds are tensors made from the coordinates (w + 1 = xs[-1] + 2), so that an
+    # exported graph keeps them for every frame size instead of the example's.
+    map_x = _bounded(xs + flow[:, 0], xs[..., -1:] + 2)
+    map_y = _bounded(ys + flow[:, 1], ys[..., -1:, :] + 2)
     return remap(
         x,
         map_x,
@@ -40,3 +42,10 @@ def flow_warp(x: torch.Tensor, flow: torch.Tensor, padding_mode: str = "zeros") 
         padding_mode=padding_mode,
         align_corners=True,
     )
+
+
+def _bounded(coords: torch.Tensor, upper: torch.Tensor) -> torch.Tensor:
+    """`coords` with NaN set to 0 and values clamped to [-2, upper]:
+    `nan_to_num(0, upper, -2).clamp(-2, upper)` with a tensor bound."""
+    coords = torch.where(torch.isnan(coords), torch.zeros_like(coords), coords)
+    return torch.minimum(coords.clamp(min=-2.0), upper)

@@ -41,6 +41,14 @@ def read_checkpoint_file(
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"checkpoint not found: {path}")
+    if path.suffix == ".safetensors":  # tensors only, no pickle at all
+        from safetensors import SafetensorError
+        from safetensors.torch import load_file
+
+        try:
+            return load_file(path, device=str(map_location) if map_location else "cpu")
+        except (SafetensorError, OSError, ValueError) as err:
+            raise CheckpointError(f"cannot read {path} as a safetensors file: {err}") from err
     try:
         obj = torch.load(path, map_location=map_location, weights_only=not trusted, mmap=mmap)
     except Exception as err:  # torch raises several types for foreign or damaged files

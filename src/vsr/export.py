@@ -1,0 +1,177 @@
+"""Exporting a BasicVSR++ network: ONNX, safetensors, and the files of mmagic and BasicSR.
+
+* `.onnx`: the whole network as one graph for a fixed clip length and frame size (batch 1).
+  The deformable convolution is exported in its `sample` formulation (`grid_sample` and a
+  matrix product, standard operators); the mirror shortcut (a data-dependent branch) and the
+  CPU feature cache are off inside the graph.
+* `.safetensors`: the generator's tensors (mmagic names) with the architecture in the metadata;
+  `vsr.load_generator` reads them back, without pickle.
+* `mmagic` / `basicsr` `.pth`: the layouts of those tools (`state_dict` with `generator.` keys
+  and `meta`; `params` and `params_ema`), so weights trained here can be published for them.
+
+Every file is written to a temporary name and renamed when complete.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import os
+import re
+from collections.abc import Callable
+from pathlib import Path
+
+import torch
+
+from vsr.nn.basicvsrpp import BasicVSRPlusPlus
+from vsr.nn.checkpoint import infer_config
+
+FORMATS = ("onnx", "safetensors", "mmagic", "basicsr")
+SUFFIX_FORMATS = {".onnx": "onnx", ".safetensors": "safetensors"}
+OPSET = 18
+
+
+def format_of(path: str | Path, fmt: str | None = None) -> str:
+    """The export format for `path`: `fmt`, else the one its suffix names.
+
+    Raises:
+        ValueError: no format given and the suffix names none, or an unknown format.
+    """
+    if fmt is not None:
+        if fmt not in FORMATS:
+            raise ValueError(f"format must be one of {', '.join(FORMATS)}, got {fmt!r}")
+        return fmt
+    suffix = Path(path).suffix.lower()
+    if suffix not in SUFFIX_FORMATS:
+        raise ValueError(
+            f"{path}: the suffix {suffix or '(none)'} names no format; use .onnx or "
+            ".safetensors, or --format mmagic|basicsr for a .pth file"
+        )
+    return SUFFIX_FORMATS[suffix]
+
+
+def _atomic(path: Path, write: Callable[[Path], None], overwrite: bool) -> Path:
+    if path.exists() and not overwrite:
+        raise FileExistsError(f"{path} exists; pass --overwrite to replace it")
+    tmp = path.with_name(f".{path.name}.partial")
+    try:
+        write(tmp)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return path
+
+
+def architecture(model: BasicVSRPlusPlus) -> dict:
+    """The constructor arguments the network's tensors imply (`infer_config`)."""
+    return infer_config(model.state_dict())
+
+
+def to_basicsr_keys(sd: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """mmagic names -> BasicSR's (SPyNet convs at 0, 2, ..., 8; `upconv1/2`)."""
+    out = {}
+    for key, value in sd.items():
+        m = re.match(
+            r"^spynet\.basic_module\.(\d+)\.basic_module\.(\d+)\.conv\.(weight|bias)$", key
+        )
+        if m:
+            key = f"spynet.basic_module.{m[1]}.basic_module.{2 * int(m[2])}.{m[3]}"
+        key = key.replace("upsample1.upsample_conv.", "upconv1.")
+        key = key.replace("upsample2.upsample_conv.", "upconv2.")
+        out[key] = value
+    return out
+
+
+def export_weights(
+    model: BasicVSRPlusPlus, path: str | Path, fmt: str, *, overwrite: bool = False
+) -> Path:
+    """Write the network's weights as `safetensors`, `mmagic` or `basicsr`."""
+    sd = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
+    meta = {"exported_by": "vsr", "architecture": architecture(model)}
+    if fmt == "safetensors":
+        from safetensors.torch import save_file
+
+        metadata = {"format": "vsr-basicvsrpp", "architecture": json.dumps(meta["architecture"])}
+        write = lambda tmp: save_file(sd, str(tmp), metadata=metadata)  # noqa: E731
+    elif fmt == "mmagic":
+        data = {"meta": meta, "state_dict": {f"generator.{k}": v for k, v in sd.items()}}
+        write = lambda tmp: torch.save(data, tmp)  # noqa: E731
+    elif fmt == "basicsr":
+        params = to_basicsr_keys(sd)
+        write = lambda tmp: torch.save({"params": params, "params_ema": params}, tmp)  # noqa: E731
+    else:
+        raise ValueError(f"export_weights writes safetensors, mmagic or basicsr, not {fmt!r}")
+    return _atomic(Path(path), write, overwrite)
+
+
+def graph_model(model: BasicVSRPlusPlus) -> BasicVSRPlusPlus:
+    """A copy of `model` as it goes into a graph: `sample` deformable convolution, no mirror
+    shortcut, no CPU feature cache, eval mode, on the CPU."""
+    net = copy.deepcopy(model).cpu().float().eval()
+    net.mirror_shortcut = False
+    net.cpu_cache_length = 2**31
+    for module in net.modules():
+        if hasattr(module, "deform_impl"):
+            module.deform_impl = "sample"
+    return net
+
+
+def export_onnx(
+    model: BasicVSRPlusPlus,
+    path: str | Path,
+    *,
+    frames: int,
+    size: tuple[int, int],
+    half: bool = False,
+    overwrite: bool = False,
+) -> dict:
+    """Write the network as an ONNX graph for clips of `frames` frames of `size` (batch 1).
+
+    The graph is traced at that size and takes that size only: frame sizes are not symbolic in
+    it (parts of the network, kornia's warping among them, compute with the traced size as a
+    constant), so a graph is exported per input size.
+
+    Returns:
+        What was written: `path`, `opset`, `frames`, `size`, `dtype` and the graph's
+        `operators`.
+
+    Raises:
+        ValueError: fewer than 2 frames, or a side under 16 pixels.
+    """
+    import onnx
+
+    if frames < 2:
+        raise ValueError(f"frames must be at least 2 (a clip), got {frames} (CLI: --frames)")
+    if min(size) < 16:
+        raise ValueError(
+            f"frame size {size[0]}x{size[1]}: each side must be at least 16 (CLI: --size)"
+        )
+    net = graph_model(model)
+    dtype = torch.float16 if half else torch.float32
+    net = net.to(dtype)
+    lqs = torch.rand(1, frames, 3, *size, dtype=dtype)
+
+    def write(tmp: Path) -> None:
+        # The TorchScript exporter: for a static graph it gives what the dynamo exporter gives,
+        # in a fraction of the time.
+        torch.onnx.export(
+            net,
+            (lqs,),
+            str(tmp),
+            dynamo=False,
+            opset_version=OPSET,
+            input_names=["lqs"],
+            output_names=["frames"],
+        )
+        onnx.checker.check_model(str(tmp))
+
+    out = _atomic(Path(path), write, overwrite)
+    graph = onnx.load(str(out)).graph
+    return {
+        "path": str(out),
+        "opset": OPSET,
+        "frames": frames,
+        "size": list(size),
+        "dtype": str(dtype).removeprefix("torch."),
+        "operators": sorted({node.op_type for node in graph.node}),
+    }
