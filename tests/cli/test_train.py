@@ -90,7 +90,9 @@ def test_every_experiment_composes_and_runs_one_batch(experiment, tiny_run, demo
     from vsr.training import train
 
     overrides = [o for o in tiny_run if not o.startswith("data")]
-    if experiment == "demo":  # the demo data module builds (here: finds) the tiny demo data
+    if experiment.startswith(
+        "demo"
+    ):  # the demo data module builds (here: finds) the tiny demo data
         overrides += [o for o in tiny_run if o.startswith("data.demo.")]
     overrides = [o for o in overrides if not o.startswith("experiment=")]
     overrides += [
