@@ -75,14 +75,12 @@ def _frames(infos: dict[str, ClipInfo]) -> int:
 def convert(args: argparse.Namespace) -> Path:
     """Run one conversion (`arrays`, `lmdb` or `shards`) atomically; returns DST."""
     from vsr.data.backends.lmdb import DEFAULT_DB_NAMES, REDS_DB_NAMES
-    from vsr.data.backends.registry import is_complete, write_store
+    from vsr.data.backends.registry import needs_writing, write_store
 
     dst = Path(args.dst).expanduser()
-    if dst.exists() and not args.force:
-        if is_complete(dst, args.command):
-            print(f"{dst} is already a complete {args.command} store; nothing to do")
-            return dst
-        raise PrepareError(f"{dst} exists and is not a complete {args.command} store; use --force")
+    if not needs_writing(args.command, dst, args.force):  # before the source is scanned
+        print(f"{dst} is already a complete {args.command} store; nothing to do")
+        return dst
     if partial_path(dst).exists():
         print(f"removing {partial_path(dst)}, left by an interrupted conversion")
 

@@ -23,12 +23,17 @@ from fractions import Fraction
 
 import numpy as np
 
-__all__ = ["Corruption", "GaussianNoise", "VideoCompression", "clip_rng"]
+__all__ = ["Corruption", "GaussianNoise", "VideoCompression", "clip_rng", "describe"]
 
 
 def clip_rng(clip: str, salt: int = 0) -> np.random.Generator:
     """The generator of an evaluation clip's corruption: the same for a clip name every run."""
     return np.random.default_rng(np.random.SeedSequence([zlib.crc32(clip.encode()), salt, 0xC0]))
+
+
+def describe(degradation: object) -> str:
+    """A degradation in words, for logs and results: `bi`, `bd`, `noise sigma 50`, ..."""
+    return degradation.describe() if isinstance(degradation, Corruption) else str(degradation)
 
 
 def _range(value: float | Sequence[float], name: str, low: float, high: float):

@@ -14,7 +14,7 @@ from torch.utils.data import DataLoader
 from torchdata.stateful_dataloader import StatefulDataLoader
 
 from vsr.data.backends.base import DataError, FrameStore
-from vsr.data.corruptions import Corruption
+from vsr.data.corruptions import Corruption, describe
 from vsr.data.datasets import EpochSampler, EvalClips, ShardSampler, TrainWindows
 from vsr.data.demo import DemoConfig, build_demo
 from vsr.data.source import Backend, DataSource, open_source_backend
@@ -217,8 +217,7 @@ class VSRDataModule(LightningDataModule):
                 f"{world_size} ranks) make no full batch of {self.batch_size}: raise "
                 "samples_per_epoch"
             )
-        degradation = self.source.degradation
-        how = degradation.describe() if isinstance(degradation, Corruption) else degradation
+        how = describe(self.source.degradation)
         low_res = f"made on the fly ({how})" if dataset.generate_lr else "stored"
         log.info(
             "training data: %d clips of %s, %d samples per epoch per rank, %s %s",

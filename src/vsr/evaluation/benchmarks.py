@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from vsr.data.corruptions import Corruption, GaussianNoise
+from vsr.data.corruptions import Corruption, GaussianNoise, describe
 from vsr.data.layouts import Layout, LRSource, lr_folder_name
 from vsr.data.source import DataSource
 from vsr.data.splits import REDS4_CLIPS, detect_kind
@@ -103,8 +103,7 @@ class Benchmark:
 
     def degradation_name(self) -> str:
         """The degradation in words (`bi`, `noise sigma 50`)."""
-        degradation = self.degradation
-        return degradation if isinstance(degradation, str) else degradation.describe()
+        return describe(self.degradation)
 
     def lr_folder(self, scale: int | None = None) -> str:
         """The low-res folder read under the root (when stored low-res frames are used)."""

@@ -15,7 +15,6 @@ final file:
 from __future__ import annotations
 
 import heapq
-import itertools
 import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -136,7 +135,7 @@ def carry_streams(source: str | Path, video: str | Path, output: str | Path) -> 
                         dst.mux(out.encode(resampled))
         for out, resampler in carried.values():
             if resampler is not None:
-                for resampled in itertools.chain(resampler.resample(None)):
+                for resampled in resampler.resample(None):
                     dst.mux(out.encode(resampled))
                 dst.mux(out.encode(None))
     return report

@@ -311,8 +311,8 @@ def upscale_video(
                 f"scene-cut list {scene_cuts} does not exist (--scene-cuts auto|off|FILE)"
             )
         scene_cuts = read_cuts(scene_cuts)
-    detector = CutDetector() if scene_cuts == "auto" else None
-    cuts_setting = detector if detector is not None else scene_cuts
+    if scene_cuts == "auto":
+        scene_cuts = CutDetector()  # kept, to report the cuts it found
 
     with open_reader(src) as reader:
         frames = iter(reader)
@@ -368,7 +368,7 @@ def upscale_video(
                 tile_overlap=tile_overlap,
                 device=device,
                 precision=precision,
-                scene_cuts=cuts_setting,
+                scene_cuts=scene_cuts,
             )
             for frame in outputs:
                 writer.write(frame)
@@ -388,7 +388,10 @@ def upscale_video(
         writer.commit()
     for stream in getattr(writer, "carried", []):
         log.info("%s stream (%s): %s", stream.kind, stream.codec, stream.action)
-    cuts = detector.cuts if detector is not None else [] if scene_cuts == "off" else scene_cuts
+    if isinstance(scene_cuts, CutDetector):
+        cuts = scene_cuts.cuts
+    else:
+        cuts = [] if scene_cuts == "off" else list(scene_cuts)
     if cuts:
         log.info("%d scene cut(s), at frames %s", len(cuts), ", ".join(map(str, cuts)))
     return UpscaleResult(
@@ -397,5 +400,5 @@ def upscale_video(
         out_fps,
         time.perf_counter() - start,
         list(getattr(writer, "carried", [])),
-        list(cuts),  # type: ignore[arg-type]
+        cuts,
     )

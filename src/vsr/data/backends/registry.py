@@ -72,6 +72,27 @@ def is_complete(path: str | os.PathLike, backend: str) -> bool:
     return True
 
 
+def needs_writing(backend: str, dst: str | os.PathLike, overwrite: bool = False) -> bool:
+    """Whether a `backend` store must be written at `dst`: False when a complete one is there
+    and not to be overwritten.
+
+    Raises:
+        KeyError: unknown back-end.
+        FileExistsError: `dst` exists and is not a complete `backend` store (use overwrite).
+    """
+    if backend not in BACKENDS:
+        raise KeyError(f"unknown back-end {backend!r}, expected one of {', '.join(BACKENDS)}")
+    dst = Path(dst).expanduser()
+    if not dst.exists() or overwrite:
+        return True
+    if is_complete(dst, backend):
+        return False
+    raise FileExistsError(
+        f"{dst} exists and is not a complete {backend} store: remove it or overwrite it "
+        "(vsr-prepare: --force)"
+    )
+
+
 def write_store(
     backend: str,
     src: FrameStore,
@@ -83,22 +104,12 @@ def write_store(
     """Convert `src` into a `backend` store at `dst`, atomically; False when already done.
 
     A complete store of that back-end at `dst` is kept unless `overwrite` (then it is replaced
-    once the new one is complete); anything else at `dst` is an error unless `overwrite`.
-
-    Raises:
-        KeyError: unknown back-end.
-        FileExistsError: `dst` exists and is not a complete `backend` store (use overwrite).
+    once the new one is complete); anything else at `dst` is an error unless `overwrite`
+    (`needs_writing`).
     """
-    if backend not in BACKENDS:
-        raise KeyError(f"unknown back-end {backend!r}, expected one of {', '.join(BACKENDS)}")
-    dst = Path(dst).expanduser()
-    if dst.exists() and not overwrite:
-        if is_complete(dst, backend):
-            return False
-        raise FileExistsError(
-            f"{dst} exists and is not a complete {backend} store: remove it or overwrite it"
-        )
-    BACKENDS[backend].write(src, dst, **options)
+    if not needs_writing(backend, dst, overwrite):
+        return False
+    BACKENDS[backend].write(src, Path(dst).expanduser(), **options)
     return True
 
 
