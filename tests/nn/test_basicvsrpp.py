@@ -25,6 +25,24 @@ def test_c64n7_has_the_published_parameter_count():
     assert sum(p.numel() for p in BasicVSRPlusPlus().parameters()) == 7_322_927
 
 
+def test_initialisation_is_mmagics():
+    """mmagic initialises the upsampling convolutions (PixelShufflePack) Kaiming-normal, fan-in,
+    zero bias (std sqrt(2 / fan_in)), and the residual blocks' convolutions 0.1 x that; the
+    other convolutions keep PyTorch's default (std 1 / sqrt(3 fan_in))."""
+    torch.manual_seed(0)
+    net = BasicVSRPlusPlus(mid_channels=64, num_blocks=1)
+    fan_in = 64 * 9
+    kaiming = (2 / fan_in) ** 0.5
+    for conv, std in (
+        (net.upsample1.upsample_conv, kaiming),
+        (net.upsample2.upsample_conv, kaiming),
+        (net.reconstruction.main[2][0].conv1, 0.1 * kaiming),
+        (net.conv_hr, (1 / (3 * fan_in)) ** 0.5),
+    ):
+        assert conv.weight.std().item() == pytest.approx(std, rel=0.03)
+    assert not net.upsample1.upsample_conv.bias.any()
+
+
 def test_state_dict_keys_are_mmagics(parity):
     mmagic = {
         k[len("generator.") :]: tuple(v.shape)

@@ -60,6 +60,10 @@ class PixelShufflePack(nn.Module):
             kernel_size,
             padding=(kernel_size - 1) // 2,
         )
+        # mmagic's initialisation (Kaiming normal, fan-in, zero bias), not PyTorch's default
+        # (about 2.4x smaller): with it the upsampling stages pass the features' signal on.
+        nn.init.kaiming_normal_(self.upsample_conv.weight, a=0, mode="fan_in", nonlinearity="relu")
+        nn.init.zeros_(self.upsample_conv.bias)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return F.pixel_shuffle(self.upsample_conv(x), self.scale_factor)
