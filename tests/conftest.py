@@ -24,6 +24,27 @@ def parity() -> dict:
 
 
 @pytest.fixture(scope="session")
+def parity_model(parity):
+    """The parity fixture's c16n2 (mmagic weights), in eval mode."""
+    from vsr.nn import BasicVSRPlusPlus
+    from vsr.nn.checkpoint import generator_state_dict
+
+    net = BasicVSRPlusPlus(**parity["config"]).eval()
+    net.load_state_dict(generator_state_dict(parity["checkpoint"]))
+    return net
+
+
+@pytest.fixture(scope="session")
+def parity_onnx(parity_model, tmp_path_factory) -> tuple[Path, dict]:
+    """The parity model exported by `vsr.export.export_onnx` (5-frame clips, any frame size):
+    the graph's path and the export's report. Exported once (about a minute)."""
+    from vsr.export import export_onnx
+
+    path = tmp_path_factory.mktemp("onnx") / "c16n2.onnx"
+    return path, export_onnx(parity_model, path, frames=5)  # the fixture's clip
+
+
+@pytest.fixture(scope="session")
 def demo_root(tmp_path_factory) -> Path:
     from vsr.data.demo import DemoConfig, build_demo
 

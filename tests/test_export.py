@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -15,9 +14,8 @@ import torch
 import vsr
 from vsr.export import export_onnx, export_weights, format_of, to_basicsr_keys
 from vsr.nn import BasicVSRPlusPlus
-from vsr.nn.checkpoint import generator_state_dict
 
-FRAMES = 5  # the parity fixture's clip: its mmagic output is the reference too
+FRAMES = 5  # the clip length of the `parity_onnx` graph (conftest): the fixture's clip
 
 
 def run(*args) -> subprocess.CompletedProcess:
@@ -26,24 +24,10 @@ def run(*args) -> subprocess.CompletedProcess:
     )
 
 
-@pytest.fixture(scope="module")
-def parity_model(parity) -> BasicVSRPlusPlus:
-    """The parity fixture's c16n2 (mmagic weights)."""
-    net = BasicVSRPlusPlus(**parity["config"]).eval()
-    net.load_state_dict(generator_state_dict(parity["checkpoint"]))
-    return net
-
-
-@pytest.fixture(scope="module")
-def onnx_file(parity_model, tmp_path_factory) -> tuple[Path, dict]:
-    path = tmp_path_factory.mktemp("onnx") / "c16n2.onnx"
-    return path, export_onnx(parity_model, path, frames=FRAMES, size=(64, 64))
-
-
-def test_onnx_runtime_gives_the_pytorch_output(parity, parity_model, onnx_file) -> None:
+def test_onnx_runtime_gives_the_pytorch_output(parity, parity_model, parity_onnx) -> None:
     import onnxruntime
 
-    path, report = onnx_file
+    path, report = parity_onnx
     session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
     # The fixture's input (mmagic's output as the reference) ...
     lqs = parity["inputs"]["plain"][:, :FRAMES]
@@ -53,18 +37,41 @@ def test_onnx_runtime_gives_the_pytorch_output(parity, parity_model, onnx_file) 
     assert got.shape == expected.shape == (1, FRAMES, 3, 256, 256)
     assert np.abs(got - expected).max() <= 1e-4
     assert np.abs(got - parity["outputs"]["plain"].numpy()).max() <= 1e-4
-    # ... and real frames: a photograph panned across the clip.
+    # ... and real frames of another size than both the fixture's and the traced example's:
+    # a photograph panned across the clip.
     from skimage.data import astronaut
 
-    frame = torch.from_numpy(astronaut()[100:164, 200:264].copy()).permute(2, 0, 1).float() / 255
+    frame = torch.from_numpy(astronaut()[100:150, 200:270].copy()).permute(2, 0, 1).float() / 255
     lqs = torch.stack([frame.roll(shifts=2 * t, dims=-1) for t in range(FRAMES)])[None]
     got = session.run(None, {"lqs": lqs.numpy()})[0]
     with torch.no_grad():
         expected = parity_model(lqs).numpy()
+    assert got.shape == (1, FRAMES, 3, 200, 280)
     assert np.abs(got - expected).max() <= 1e-4
-    assert report["frames"] == FRAMES and report["size"] == [64, 64]
+    assert report["frames"] == FRAMES and report["size"] is None
     assert "GridSample" in report["operators"]
     assert "DeformConv" not in report["operators"]  # only standard operators
+
+
+@pytest.mark.slow  # a second export (a minute on 2 cores)
+def test_same_size_graph_takes_sides_that_are_no_multiple_of_4(tmp_path) -> None:
+    """The same-size network pads to a multiple of 4 inside the graph and crops back."""
+    import onnxruntime
+
+    torch.manual_seed(0)
+    net = BasicVSRPlusPlus(mid_channels=8, num_blocks=1, is_low_res_input=False).eval()
+    for p in net.parameters():  # a residual far from zero, flows far from zero
+        p.data.normal_(0, 0.05)
+    report = export_onnx(net, tmp_path / "same.onnx", frames=2)
+    session = onnxruntime.InferenceSession(report["path"], providers=["CPUExecutionProvider"])
+    for size in ((129, 131), (160, 144)):
+        lqs = torch.rand(1, 2, 3, *size)
+        got = session.run(None, {"lqs": lqs.numpy()})[0]
+        with torch.no_grad():
+            expected = net(lqs).numpy()
+        assert got.shape == (1, 2, 3, *size)
+        assert np.abs(expected - lqs.numpy()).max() > 0.1  # not the identity
+        assert np.abs(got - expected).max() <= 1e-4
 
 
 def test_weight_formats_round_trip(parity_model, tmp_path) -> None:
@@ -109,3 +116,38 @@ def test_bad_requests_are_refused_before_work(tmp_path, parity_model) -> None:
     wrong = run(tmp_path / "other.pth", tmp_path / "o.safetensors")
     assert wrong.returncode == 1 and "other.pth" in wrong.stderr
     assert not (tmp_path / "o.safetensors").exists()
+
+
+@pytest.mark.slow  # the published size: minutes to export on 2 cores
+def test_the_published_c64n7_exports_and_runs_in_onnx_runtime(tmp_path) -> None:
+    import onnxruntime
+    from skimage.data import astronaut
+
+    torch.manual_seed(0)
+    net = BasicVSRPlusPlus(mid_channels=64, num_blocks=7).eval()
+    report = export_onnx(net, tmp_path / "c64n7.onnx", frames=3)
+    session = onnxruntime.InferenceSession(report["path"], providers=["CPUExecutionProvider"])
+    photo = torch.from_numpy(astronaut().copy()).permute(2, 0, 1).float() / 255
+    lqs = torch.stack([photo[:, 60 + 2 * t : 150 + 2 * t, 100:260] for t in range(3)])[None]
+    got = session.run(None, {"lqs": lqs.numpy()})[0]
+    with torch.no_grad():
+        expected = net(lqs).numpy()
+    assert got.shape == (1, 3, 3, 360, 640)
+    assert np.abs(got - expected).max() <= 1e-4
+
+
+@pytest.mark.slow  # another export (a minute or two on 2 cores)
+def test_an_fp16_graph_stays_within_2e_3_of_fp32_on_real_frames(parity_model, tmp_path) -> None:
+    import onnxruntime
+    from skimage.data import astronaut
+
+    report = export_onnx(parity_model, tmp_path / "half.onnx", frames=3, half=True)
+    assert report["dtype"] == "float16"
+    session = onnxruntime.InferenceSession(report["path"], providers=["CPUExecutionProvider"])
+    photo = torch.from_numpy(astronaut().copy()).permute(2, 0, 1).float() / 255
+    lqs = torch.stack([photo[:, 100 + 2 * t : 148 + 2 * t, 200:264] for t in range(3)])[None]
+    got = session.run(None, {"lqs": lqs.numpy().astype(np.float16)})[0]
+    with torch.no_grad():
+        expected = parity_model(lqs).numpy()
+    assert got.dtype == np.float16
+    assert np.abs(got.astype(np.float32) - expected).max() <= 2e-3

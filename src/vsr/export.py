@@ -1,6 +1,6 @@
 """Exporting a BasicVSR++ network: ONNX, safetensors, and the files of mmagic and BasicSR.
 
-* `.onnx`: the whole network as one graph for a fixed clip length and frame size (batch 1).
+* `.onnx`: the whole network as one graph for a fixed clip length, any frame size (batch 1).
   The deformable convolution is exported in its `sample` formulation (`grid_sample` and a
   matrix product, standard operators); the mirror shortcut (a data-dependent branch) and the
   CPU feature cache are off inside the graph.
@@ -116,53 +116,97 @@ def graph_model(model: BasicVSRPlusPlus) -> BasicVSRPlusPlus:
     return net
 
 
+# Frame sides an ONNX graph takes when its height and width are symbolic: SPyNet's coarsest
+# level (1/32 of the flow input, rounded up) must have two pixels, so at least 33 for x4
+# graphs and 129 for same-size ones (their flows are computed at 1/4).
+MAX_SIDE = 4096
+
+
+# What a graph's metadata says of it (read by vsr.inference.runtime.OnnxNetwork).
+GRAPH_METADATA = ("vsr.scale", "vsr.frames", "vsr.min_side", "vsr.architecture")
+
+
+def graph_metadata(model: BasicVSRPlusPlus, frames: int, size: tuple[int, int] | None) -> dict:
+    """The metadata an exported graph carries: scale, clip length, smallest side, architecture."""
+    values = (
+        model.scale,
+        frames,
+        min_side(model) if size is None else 16,
+        json.dumps(architecture(model)),
+    )
+    return {key: str(value) for key, value in zip(GRAPH_METADATA, values, strict=True)}
+
+
+def min_side(model: BasicVSRPlusPlus) -> int:
+    """The smallest frame side a dynamic-size graph of `model` takes."""
+    return 33 if model.is_low_res_input else 129
+
+
 def export_onnx(
     model: BasicVSRPlusPlus,
     path: str | Path,
     *,
     frames: int,
-    size: tuple[int, int],
+    size: tuple[int, int] | None = None,
     half: bool = False,
     overwrite: bool = False,
 ) -> dict:
-    """Write the network as an ONNX graph for clips of `frames` frames of `size` (batch 1).
+    """Write the network as an ONNX graph for clips of `frames` frames (batch 1).
 
-    The graph is traced at that size and takes that size only: frame sizes are not symbolic in
-    it (parts of the network, kornia's warping among them, compute with the traced size as a
-    constant), so a graph is exported per input size.
+    Height and width are symbolic (sides from `min_side(model)` to 4096 pixels) unless
+    `size` fixes them (any side from 16). The graph is exported through torch.export (the
+    dynamo exporter), which keeps every size-dependent quantity an expression of the input's
+    shape.
 
     Returns:
-        What was written: `path`, `opset`, `frames`, `size`, `dtype` and the graph's
-        `operators`.
+        What was written: `path`, `opset`, `frames`, `size` (None: dynamic), `dtype`, the
+        graph's `operators`.
 
     Raises:
-        ValueError: fewer than 2 frames, or a side under 16 pixels.
+        ValueError: fewer than 2 frames, or a fixed side outside [16, 4096].
     """
     import onnx
 
     if frames < 2:
         raise ValueError(f"frames must be at least 2 (a clip), got {frames} (CLI: --frames)")
-    if min(size) < 16:
+    # A graph of a fixed size takes any side from 16; a dynamic one from min_side(model).
+    low = min_side(model) if size is None else 16
+    if size is not None and not all(low <= side <= MAX_SIDE for side in size):
         raise ValueError(
-            f"frame size {size[0]}x{size[1]}: each side must be at least 16 (CLI: --size)"
+            f"frame size {size[0]}x{size[1]}: each side must lie in [{low}, {MAX_SIDE}] "
+            "(CLI: --size)"
         )
     net = graph_model(model)
     dtype = torch.float16 if half else torch.float32
     net = net.to(dtype)
-    lqs = torch.rand(1, frames, 3, *size, dtype=dtype)
+    net.spynet.float()  # flows in fp32 (fp16 flows are off by a tenth of a pixel at 100 px)
+    # The example is traced at a size that is no multiple of 32, so that nothing specialises.
+    example = size or (low + 39, low + 55)
+    lqs = torch.rand(1, frames, 3, *example, dtype=dtype)
+    dynamic = None
+    if size is None:
+        height = torch.export.Dim("height", min=low, max=MAX_SIDE)
+        width = torch.export.Dim("width", min=low, max=MAX_SIDE)
+        dynamic = ({3: height, 4: width},)
 
     def write(tmp: Path) -> None:
-        # The TorchScript exporter: for a static graph it gives what the dynamo exporter gives,
-        # in a fraction of the time.
-        torch.onnx.export(
+        program = _quiet(
+            torch.onnx.export,
             net,
             (lqs,),
-            str(tmp),
-            dynamo=False,
+            dynamo=True,
             opset_version=OPSET,
             input_names=["lqs"],
             output_names=["frames"],
+            dynamic_shapes=dynamic,
+            # onnxscript's optimiser: minutes more per export, ONNX Runtime ~5% faster.
+            optimize=False,
+            verbose=False,
         )
+        program.save(str(tmp))
+        graph = onnx.load(str(tmp))
+        onnx.helper.set_model_props(graph, graph_metadata(model, frames, size))
+        onnx.save(graph, str(tmp))
         onnx.checker.check_model(str(tmp))
 
     out = _atomic(Path(path), write, overwrite)
@@ -171,7 +215,16 @@ def export_onnx(
         "path": str(out),
         "opset": OPSET,
         "frames": frames,
-        "size": list(size),
+        "size": list(size) if size else None,
         "dtype": str(dtype).removeprefix("torch."),
         "operators": sorted({node.op_type for node in graph.node}),
     }
+
+
+def _quiet(fn: Callable, *args, **kwargs):
+    """`fn(*args, **kwargs)` without the exporter's progress lines on stdout."""
+    import contextlib
+    import io
+
+    with contextlib.redirect_stdout(io.StringIO()):
+        return fn(*args, **kwargs)

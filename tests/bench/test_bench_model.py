@@ -74,3 +74,30 @@ def test_bench_model_rejects_unknown_formulations_before_running():
 
     with pytest.raises(ValueError, match=r"unknown --impls \['cuda'\]"):
         run(ModelConfig(), impls=["auto", "cuda"], log=pytest.fail)
+
+
+@pytest.mark.slow  # exports the network (about a minute on 2 cores)
+def test_bench_model_times_the_exported_graph_beside_pytorch(tmp_path):
+    from vsr.bench.model import ModelConfig, run
+
+    config = ModelConfig(
+        mid_channels=8, num_blocks=1, frames=2, height=40, width=40, repeats=1, matmul_size=128
+    )
+    results = run(config, impls=["sample", "onnxruntime"], passes=["forward", "train"], log=print)
+    cases = [(c.impl, c.resolved_impl, c.pass_name) for c in results.cases]
+    # The graph runs forward passes only, beside the PyTorch cases.
+    assert cases == [
+        ("sample", "sample", "forward"),
+        ("sample", "sample", "train"),
+        ("onnxruntime", "onnxruntime", "forward"),
+    ]
+    pytorch, _, graph = results.cases
+    assert graph.gflop == pytorch.gflop  # the same network, the same work
+    assert graph.frames_per_s == pytest.approx(2 / graph.time_s, rel=1e-3)
+
+
+def test_bench_model_refuses_what_the_exported_graph_cannot_time():
+    from vsr.bench.model import ModelConfig, run
+
+    with pytest.raises(ValueError, match="fp32, batch 1, on the CPU"):
+        run(ModelConfig(batch=2), impls=["onnxruntime"], log=pytest.fail)

@@ -217,3 +217,4 @@ def test_report_summarises_the_run(tmp_path, tiny_checkpoint, video):
     assert summary["frames"] == written == 5 and summary["precision"] == "fp32"
     assert summary["scene_cuts"] == [] and summary["streams"] == []
     assert summary["device"].startswith("cpu") and summary["output"] == str(out)
+    assert summary["backend"] == "pytorch"

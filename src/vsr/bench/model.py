@@ -6,7 +6,10 @@ in a fresh Python process, so that its memory high-water mark is its own, and ti
 * `forward`: `model(lqs)` under `torch.no_grad()` in eval mode (inference);
 * `train`: `model(lqs).mean().backward()` in train mode (a training step without the optimizer);
 * with `--op`, the modulated deformable convolution alone at the network's shapes (x of 2C
-  channels, 16 deformable groups, C outputs, 3x3) instead of the whole network.
+  channels, 16 deformable groups, C outputs, 3x3) instead of the whole network;
+* `--impls onnxruntime`: the network exported by `vsr.export.export_onnx` (clips of `--frames`,
+  any frame size; exported once, in a process of its own) run by ONNX Runtime's CPU execution
+  provider, forward only, fp32, batch 1; its FLOPs are those of the same PyTorch network.
 
 "auto" is timed as the formulation it picks for the device and pass (`resolved_impl`). The
 first pass is a warm-up whose FLOPs are counted; where the backward pass recomputes part of the
@@ -29,6 +32,7 @@ Both formulations of the deformable convolution count the same FLOPs.
     vsr-bench model --op --impls torchvision sample     # the deformable conv alone
     vsr-bench model --passes train --profile            # where a training pass spends its time
     vsr-bench model --frames 30 --passes train --checkpointing off on
+    vsr-bench model --passes forward --impls auto onnxruntime --threads 1 2
 """
 
 from __future__ import annotations
@@ -102,6 +106,7 @@ class CaseSpec:
     threads: int
     pass_name: str
     checkpointing: bool = False
+    graph: str = ""  # the exported graph of an onnxruntime case
 
     def to_json(self) -> dict[str, Any]:
         """Flat, as handed to the case's process."""
@@ -111,13 +116,21 @@ class CaseSpec:
             "threads": self.threads,
             "pass": self.pass_name,
             "checkpointing": self.checkpointing,
+            "graph": self.graph,
         }
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> CaseSpec:
-        own = ("impl", "threads", "pass", "checkpointing")
+        own = ("impl", "threads", "pass", "checkpointing", "graph")
         config = ModelConfig(**{k: v for k, v in data.items() if k not in own})
-        return cls(config, data["impl"], data["threads"], data["pass"], data["checkpointing"])
+        return cls(
+            config,
+            data["impl"],
+            data["threads"],
+            data["pass"],
+            data["checkpointing"],
+            data.get("graph", ""),
+        )
 
 
 @dataclass(frozen=True)
@@ -261,11 +274,12 @@ def run_case(spec: CaseSpec) -> CaseResult:
     import torch
 
     from vsr.bench.flops import flop_counter  # late, like torch: `vsr-bench --help` speed
-    from vsr.nn import BasicVSRPlusPlus
     from vsr.nn.alignment import FlowGuidedDeformableAlignment
     from vsr.nn.deform import auto_impl
 
     config = spec.config
+    if spec.impl == ONNX_RUNTIME:
+        return _run_onnx_case(spec)
     torch.set_num_threads(spec.threads)
     device = torch.device(config.device)
     dtype = getattr(torch, PRECISIONS[config.precision])
@@ -283,7 +297,7 @@ def run_case(spec: CaseSpec) -> CaseResult:
         deform_modules = [model]
         frames = n  # one (n, 2C, h, w) call per pass
     else:
-        model = BasicVSRPlusPlus(config.mid_channels, config.num_blocks).to(device)
+        model = _network(config).to(device)
         if config.channels_last:
             model = model.to(memory_format=torch.channels_last)
         inputs = (torch.rand(n, t, 3, h, w, generator=generator).to(device),)
@@ -339,7 +353,6 @@ def run_case(spec: CaseSpec) -> CaseResult:
         start = time.perf_counter()
         one_pass()
         times.append(time.perf_counter() - start)
-    best = min(times)
     if device.type == "cuda":
         peak_memory = torch.cuda.max_memory_allocated(device) / 2**20
     else:
@@ -349,12 +362,41 @@ def run_case(spec: CaseSpec) -> CaseResult:
     profile = _profile(one_pass, device) if config.profile else None
     # Measured again after the passes: other jobs on a shared machine can slow one measurement.
     peak = max(peak_before, matmul_peak(device, dtype, config.matmul_size))
+    return _result(
+        spec,
+        impl,
+        flops,
+        times,
+        frames,
+        peak,
+        peak_memory,
+        rss_before if device.type != "cuda" else None,
+        profile,
+    )
+
+
+def _result(
+    spec: CaseSpec,
+    resolved_impl: str,
+    flops: int,
+    times: list[float],
+    frames: int,
+    peak: float,
+    peak_memory: float,
+    rss_before: float | None,
+    profile: tuple[ProfileEntry, ...] | None = None,
+) -> CaseResult:
+    """A case's measurements, rounded as the JSON holds them (see `MEASURED`)."""
+    import torch
+
+    best = min(times)
+    graph = spec.impl == ONNX_RUNTIME
     return CaseResult(
         torch=torch.__version__,
         impl=spec.impl,
-        resolved_impl=impl,
+        resolved_impl=resolved_impl,
         checkpointing=spec.checkpointing,
-        channels_last=config.channels_last,
+        channels_last=spec.config.channels_last and not graph,
         threads=spec.threads,
         pass_name=spec.pass_name,
         gflop=round(flops / 1e9, 3),
@@ -366,9 +408,61 @@ def run_case(spec: CaseSpec) -> CaseResult:
         matmul_peak_gflop_per_s=round(peak / 1e9, 2),
         peak_fraction=round(flops / best / peak, 4),
         peak_memory_mib=round(peak_memory, 1),
-        rss_before_mib=round(rss_before, 1) if device.type != "cuda" else None,
+        rss_before_mib=None if rss_before is None else round(rss_before, 1),
         profile=profile,
     )
+
+
+ONNX_RUNTIME = "onnxruntime"
+
+
+def _network(config: ModelConfig):
+    """The benchmarked network: BasicVSR++ of the config's size, seeded."""
+    import torch
+
+    from vsr.nn import BasicVSRPlusPlus
+
+    torch.manual_seed(0)
+    return BasicVSRPlusPlus(config.mid_channels, config.num_blocks)
+
+
+def export_graph(config: ModelConfig, path: str) -> None:
+    """Export the benchmarked network as the onnxruntime cases run it (clips of `frames`)."""
+    from vsr.export import export_onnx
+
+    export_onnx(_network(config).eval(), path, frames=config.frames, overwrite=True)
+
+
+def _run_onnx_case(spec: CaseSpec) -> CaseResult:
+    """An onnxruntime case: the exported graph's forward pass (see the module docstring)."""
+    import torch
+
+    from vsr.bench.flops import flop_counter
+    from vsr.inference.runtime import OnnxNetwork
+
+    config = spec.config
+    torch.set_num_threads(spec.threads)
+    cpu = torch.device("cpu")
+    peak_before = matmul_peak(cpu, torch.float32, config.matmul_size)
+    rss_before = peak_rss_mib()
+    graph = OnnxNetwork(spec.graph, threads=spec.threads)
+    lqs = torch.rand(1, config.frames, 3, config.height, config.width)
+    graph(lqs)  # warm-up
+    times = []
+    for _ in range(config.repeats):
+        start = time.perf_counter()
+        graph(lqs)
+        times.append(time.perf_counter() - start)
+    peak_memory = peak_rss_mib()  # before the PyTorch pass that counts the FLOPs
+    model = _network(config).eval()
+    for module in model.modules():
+        if hasattr(module, "deform_impl"):
+            module.deform_impl = "sample"  # the graph's formulation
+    with torch.no_grad(), flop_counter() as counter:
+        model(lqs)
+    flops = counter.get_total_flops()
+    peak = max(peak_before, matmul_peak(cpu, torch.float32, config.matmul_size))
+    return _result(spec, spec.impl, flops, times, config.frames, peak, peak_memory, rss_before)
 
 
 def _profile(one_pass: Callable[[], None], device, top: int = 15) -> tuple[ProfileEntry, ...]:
@@ -417,20 +511,52 @@ def run(
             off and/or on; it changes only training passes.
         log: progress messages.
     """
+    import tempfile
+
     from vsr.nn.deform import IMPLS
 
-    unknown = sorted(set(impls) - {"auto", *IMPLS})
+    unknown = sorted(set(impls) - {"auto", ONNX_RUNTIME, *IMPLS})
     if unknown:
-        raise ValueError(f"unknown --impls {unknown}: choose from auto, {', '.join(IMPLS)}")
+        raise ValueError(
+            f"unknown --impls {unknown}: choose from auto, {', '.join(IMPLS)}, {ONNX_RUNTIME}"
+        )
+    onnx = ONNX_RUNTIME in impls
+    if onnx and (
+        config.op or config.batch != 1 or config.precision != "fp32" or config.device != "cpu"
+    ):
+        raise ValueError(
+            "--impls onnxruntime times the exported graph: fp32, batch 1, on the CPU, the whole "
+            "network (no --op)"
+        )
     machine = machine_info()
+    workdir = tempfile.TemporaryDirectory(prefix="vsr-bench-")
+    graph = os.path.join(workdir.name, "network.onnx") if onnx else ""
     # Checkpointing only changes training passes of the network: other cases run once, off.
+    # The exported graph runs forward passes only.
     specs = [
-        CaseSpec(config, impl, n, name, ckpt)
+        CaseSpec(config, impl, n, name, ckpt, graph if impl == ONNX_RUNTIME else "")
         for impl in impls
         for n in threads
         for name in passes
+        if impl != ONNX_RUNTIME or name == "forward"
         for ckpt in dict.fromkeys(c and name == "train" and not config.op for c in checkpointing)
     ]
+    if onnx:
+        log(f"exporting the network ({config.frames}-frame clips) for the onnxruntime cases")
+        proc = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "vsr.bench.model",
+                "--export",
+                json.dumps(asdict(config)),
+                graph,
+            ],
+            capture_output=True,
+            text=True,
+        )
+        if proc.returncode:
+            raise RuntimeError(f"exporting the network failed:\n{proc.stderr}")
     cases = []
     for spec in specs:
         label = f"[{case_label(spec)}, {spec.pass_name}]"
@@ -456,6 +582,7 @@ def run(
         for op in (case.profile or ())[:8]:
             log(f"    {100 * op.share:5.1f}%  {op.self_s:8.3f} s  {op.calls:5d}x  {op.op}")
         cases.append(case)
+    workdir.cleanup()
     return ModelResults(machine, config, MEASURED, tuple(cases))
 
 
@@ -534,8 +661,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--impls", nargs="+", default=["torchvision", "auto"],
         help="deformable-conv formulations: auto (what the network picks for the device "
-        "and pass), torchvision, sample, sample_checkpoint (vsr.nn.deform; default: "
-        "torchvision auto)",
+        "and pass), torchvision, sample, sample_checkpoint (vsr.nn.deform); or onnxruntime "
+        "(the exported graph in ONNX Runtime, forward only; default: torchvision auto)",
     )  # fmt: skip
     parser.add_argument(
         "--checkpointing", nargs="+", choices=("off", "on"), default=["off"],
@@ -594,6 +721,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv[:1] == ["--case"]:
         print(json.dumps(run_case(CaseSpec.from_json(json.loads(argv[1]))).to_json()))
+        return 0
+    if argv[:1] == ["--export"]:
+        export_graph(ModelConfig(**json.loads(argv[1])), argv[2])
         return 0
     parser = argparse.ArgumentParser(prog="vsr-bench model", description=__doc__.split("\n\n")[0])
     add_arguments(parser)

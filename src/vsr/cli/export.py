@@ -1,6 +1,7 @@
 """Export a BasicVSR++ checkpoint: ONNX, safetensors, or a file for mmagic or BasicSR.
 
-vsr-export model.pth model.onnx --frames 12          # any frame size, 12-frame clips
+vsr-export model.pth model.onnx --frames 30          # 30-frame clips of any size
+vsr-export model.pth model.onnx --size 180x320       # a graph for 180x320 frames only
 vsr-export model.pth model.safetensors               # tensors + architecture, no pickle
 vsr-export model.ckpt model_mmagic.pth --format mmagic
 vsr-export model.ckpt model_basicsr.pth --format basicsr
@@ -42,10 +43,13 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--size",
         type=_size,
-        default=(180, 320),
-        help="ONNX: HxW of the input frames the graph takes (default 180x320)",
+        default=None,
+        help="ONNX: fix the input frames' HxW (default: any size, from 33 pixels a side for x4 "
+        "graphs, 129 for same-size ones, to 4096)",
     )
-    parser.add_argument("--half", action="store_true", help="ONNX: an fp16 graph")
+    parser.add_argument(
+        "--half", action="store_true", help="ONNX: an fp16 graph (SPyNet's flows stay fp32)"
+    )
     parser.add_argument(
         "--no-ema", action="store_true", help="the plain weights even when the file has EMA ones"
     )

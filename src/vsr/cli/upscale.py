@@ -29,6 +29,7 @@ examples:
   vsr-upscale frames_in/ out.mkv --checkpoint model.pth --fps 30 --lossless
   vsr-upscale in.mov out.mp4 --checkpoint model.pth --tile 256 --precision fp16 --crf 14
   vsr-upscale in.mp4 out.mp4 --checkpoint model.pth --chunk 30 --overlap 8 --device cpu --threads 4
+  vsr-upscale in.mp4 out.mp4 --backend onnxruntime --checkpoint model.onnx   # from vsr-export
 
 Same-size models (deblurring, denoising, decompression) run the same way, or as vsr-restore:
   vsr-restore blurry.mp4 sharp.mp4 --checkpoint basicvsr_plusplus_deblur_dvd-ecd08b7f.pth
@@ -69,6 +70,12 @@ def build_parser(prog: str = PROG) -> argparse.ArgumentParser:
         help="BasicVSR++ weights: mmagic/MMEditing, BasicSR, vsr checkpoint or bare state dict",
     )
     parser.add_argument(
+        "--backend",
+        choices=("pytorch", "onnxruntime"),
+        help="run a PyTorch checkpoint, or an ONNX graph written by vsr-export in ONNX Runtime "
+        "(CPU); default: onnxruntime for a .onnx CHECKPOINT, pytorch otherwise",
+    )
+    parser.add_argument(
         "--trust-checkpoint",
         action="store_true",
         help="allow checkpoints that hold arbitrary Python objects (only files you trust)",
@@ -76,13 +83,16 @@ def build_parser(prog: str = PROG) -> argparse.ArgumentParser:
 
     group = parser.add_argument_group("chunks and tiles")
     group.add_argument(
-        "--chunk", type=int, default=50, help="output frames per model call (default 50)"
+        "--chunk",
+        type=int,
+        help="output frames per model call (default 50; an ONNX graph: its clip length "
+        "less the overlaps)",
     )
     group.add_argument(
         "--overlap",
         type=int,
-        default=10,
-        help="context frames on each side of a chunk, outputs dropped (default 10)",
+        help="context frames on each side of a chunk, outputs dropped (default 10; an ONNX "
+        "graph: a quarter of its clip length)",
     )
     group.add_argument(
         "--tile",
@@ -212,6 +222,7 @@ def run(args: argparse.Namespace) -> int:
 
     if args.threads:
         torch.set_num_threads(args.threads)
+    check_backend(args.backend, args.checkpoint)
     bar = task = None
 
     def progress(done: int, total: int | None) -> None:
@@ -259,6 +270,21 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
+def check_backend(backend: str | None, checkpoint: str) -> None:
+    """A .onnx file runs in ONNX Runtime, anything else in PyTorch; refuse a mix-up."""
+    from vsr.inference.runtime import is_onnx_path
+
+    if backend is None:
+        return
+    if (backend == "onnxruntime") != is_onnx_path(checkpoint):
+        wanted = (
+            "an ONNX graph (.onnx, from vsr-export)"
+            if backend == "onnxruntime"
+            else ("a PyTorch checkpoint, not a .onnx graph")
+        )
+        raise ValueError(f"--backend {backend} runs {wanted}; got --checkpoint {checkpoint}")
+
+
 def write_report(args: argparse.Namespace, result) -> None:
     """The run's JSON summary at `--report`, written atomically."""
     import json
@@ -266,8 +292,10 @@ def write_report(args: argparse.Namespace, result) -> None:
     from dataclasses import asdict
     from pathlib import Path
 
+    from vsr.inference.runtime import is_onnx_path
     from vsr.machine import describe_device, select_device
 
+    onnx = is_onnx_path(args.checkpoint)
     summary = {
         "input": str(args.input),
         "output": str(result.output),
@@ -276,7 +304,8 @@ def write_report(args: argparse.Namespace, result) -> None:
         "fps": str(result.fps),
         "seconds": round(result.seconds, 3),
         "frames_per_second": round(result.frames / result.seconds, 3) if result.seconds else None,
-        "device": describe_device(select_device(args.device)),
+        "backend": "onnxruntime" if onnx else "pytorch",
+        "device": describe_device(select_device("cpu" if onnx else args.device)),
         "precision": args.precision,
         "scene_cuts": result.cuts,
         "streams": [asdict(s) for s in result.streams],

@@ -25,6 +25,7 @@ import torch
 from torch import nn
 
 from vsr.inference.chunking import check_chunking, chunk_stream, run_tiled
+from vsr.inference.runtime import OnnxNetwork, is_onnx_path
 from vsr.inference.scenes import CutDetector, read_cuts, split_shots
 from vsr.inference.streams import CarriedStream, has_other_streams
 from vsr.inference.video_io import (
@@ -82,6 +83,33 @@ def to_uint8(frames: torch.Tensor) -> np.ndarray:
     return out.permute(0, 2, 3, 1).cpu().numpy()
 
 
+def window_plan(model: object, chunk: int | None, overlap: int | None) -> tuple[int, int]:
+    """(chunk, overlap) for `model`: those given, else the defaults (50, 10); for an exported
+    graph (`OnnxNetwork`), whose clips have one length, a quarter of it as context on each side
+    and the rest as the chunk.
+
+    Raises:
+        ValueError: chunk + 2 x overlap exceeds the graph's clip length.
+    """
+    if not isinstance(model, OnnxNetwork):
+        return (
+            DEFAULT_CHUNK if chunk is None else chunk,
+            DEFAULT_OVERLAP if overlap is None else overlap,
+        )
+    frames = model.frames
+    if overlap is None:
+        overlap = frames // 4 if chunk is None else max(0, (frames - chunk) // 2)
+    if chunk is None:
+        chunk = frames - 2 * overlap
+    if chunk < 1 or chunk + 2 * overlap > frames:
+        raise ValueError(
+            f"{model.path.name} takes clips of {frames} frames, so chunk ({chunk}) + 2 x "
+            f"overlap ({overlap}) must lie in [1, {frames}] (CLI: --chunk, --overlap); or "
+            "export a graph with more --frames"
+        )
+    return chunk, overlap
+
+
 def _to_tensor(frames: list[np.ndarray], device: torch.device) -> torch.Tensor:
     """uint8 (h, w, 3) frames → (1, t, 3, h, w) float32 in [0, 1] on `device`."""
     shape = frames[0].shape
@@ -99,10 +127,10 @@ SceneCuts = str | CutDetector | Sequence[int]
 
 def upscale_frames(
     frames: Iterable[np.ndarray],
-    model: nn.Module,
+    model: nn.Module | OnnxNetwork,
     *,
-    chunk: int = DEFAULT_CHUNK,
-    overlap: int = DEFAULT_OVERLAP,
+    chunk: int | None = None,
+    overlap: int | None = None,
     tile: int = 0,
     tile_overlap: int = DEFAULT_TILE_OVERLAP,
     device: str | torch.device | None = None,
@@ -114,8 +142,9 @@ def upscale_frames(
     Args:
         frames: uint8 (h, w, 3) RGB frames of one size, read lazily.
         model: a video network mapping (1, t, 3, h, w) in [0, 1] to (1, t, 3, s·h, s·w), e.g.
-            `vsr.load_generator(path)`; moved to `device` and put in eval mode.
-        chunk: output frames per model call.
+            `vsr.load_generator(path)`, moved to `device` and put in eval mode; or an exported
+            graph, `vsr.inference.runtime.OnnxNetwork` (CPU, fp32 inputs).
+        chunk: output frames per model call (default: see `window_plan`).
         overlap: context frames on each side of a chunk, whose outputs are dropped.
         tile: tile side in input pixels (0: whole frames).
         tile_overlap: input pixels shared by neighbouring tiles.
@@ -131,7 +160,11 @@ def upscale_frames(
     Raises:
         ValueError: bad chunk, tile, device or precision settings (before any frame is read).
     """
+    chunk, overlap = window_plan(model, chunk, overlap)
     check_chunking(chunk, overlap, tile, tile_overlap)
+    if isinstance(model, OnnxNetwork):
+        check_runtime_settings(device, precision)
+        device = "cpu"
     device = select_device(device)
     autocast = precision_context(device, precision)  # checked before any frame is read
     starts_shot = shot_rule(scene_cuts)
@@ -156,6 +189,24 @@ def upscale_frames(
             del lqs
             yield from to_uint8(sr[0])
         first += window.keep_stop
+
+
+def check_runtime_settings(device: str | torch.device | None, precision: str) -> None:
+    """An exported graph runs in ONNX Runtime on the CPU, at the precision it was exported in.
+
+    Raises:
+        ValueError: another device or precision was asked for.
+    """
+    if device not in (None, "auto", "cpu") and torch.device(device).type != "cpu":
+        raise ValueError(
+            f"an ONNX graph runs on the CPU (ONNX Runtime's CPU execution provider), not "
+            f"{device}: use --device cpu, or the PyTorch checkpoint on {device}"
+        )
+    if precision != "fp32":
+        raise ValueError(
+            f"an ONNX graph runs at the precision it was exported in, not --precision "
+            f"{precision}: export with --half for fp16, or run the PyTorch checkpoint"
+        )
 
 
 def unsafe_frames(outputs: torch.Tensor, share: float = 0.01) -> list[int]:
@@ -238,10 +289,10 @@ class UpscaleResult:
 def upscale_video(
     input: str | Path,
     output: str | Path,
-    model: nn.Module | str | Path,
+    model: nn.Module | OnnxNetwork | str | Path,
     *,
-    chunk: int = DEFAULT_CHUNK,
-    overlap: int = DEFAULT_OVERLAP,
+    chunk: int | None = None,
+    overlap: int | None = None,
     tile: int = 0,
     tile_overlap: int = DEFAULT_TILE_OVERLAP,
     device: str | torch.device | None = None,
@@ -269,8 +320,8 @@ def upscale_video(
     Args:
         input: video file (anything PyAV decodes) or folder of frames (natural order).
         output: video file (.mp4, .mkv, .mov, .avi, .m4v) or folder for `00000000.png`, ....
-        model: a network (see `upscale_frames`) or the path of a checkpoint for
-            `vsr.load_generator`.
+        model: a network (see `upscale_frames`), the path of a checkpoint for
+            `vsr.load_generator`, or of an exported `.onnx` graph (run by ONNX Runtime).
         chunk, overlap, tile, tile_overlap, device, precision: see `upscale_frames`.
         fps: output frame rate (default: the input's; 25 for frame folders).
         codec, crf, pix_fmt, lossless: video encoding (see `VideoWriter`).
@@ -298,7 +349,13 @@ def upscale_video(
     start = time.perf_counter()
     # Fail on bad paths and settings before reading anything.
     src, dst = check_paths(input, output, overwrite)
-    check_chunking(chunk, overlap, tile, tile_overlap)
+    onnx_graph = isinstance(model, OnnxNetwork) or (
+        isinstance(model, str | Path) and is_onnx_path(model)
+    )
+    check_chunking(*window_plan(None, chunk, overlap), tile, tile_overlap)
+    if onnx_graph:
+        check_runtime_settings(device, precision)
+        device = "cpu"
     device = select_device(device)
     precision_context(device, precision)
     fps = check_fps(fps) if fps is not None else None
@@ -321,7 +378,11 @@ def upscale_video(
             kind = "image files" if src.is_dir() else "video frames"
             raise VideoIOError(f"{input}: no {kind} to upscale")
         if isinstance(model, str | Path):
-            model = _load_checkpoint(model, trusted=trusted)
+            if onnx_graph:
+                model = OnnxNetwork(model, threads=torch.get_num_threads())
+            else:
+                model = _load_checkpoint(model, trusted=trusted)
+        chunk, overlap = window_plan(model, chunk, overlap)
         model_scale = getattr(model, "scale", None)
         if scale is not None and model_scale != scale:
             what = "same-size" if scale == 1 else f"x{scale}"
@@ -341,6 +402,7 @@ def upscale_video(
             overwrite=overwrite,
             carry_from=src if carry else None,
             rotation=getattr(reader, "rotation", 0.0),
+            colour=getattr(reader, "colour", None),
         )
         h, w = first.shape[:2]
         log.info(

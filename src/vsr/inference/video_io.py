@@ -13,6 +13,7 @@ import os
 import shutil
 import warnings
 from collections.abc import Iterator
+from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
 from types import TracebackType
@@ -30,6 +31,29 @@ _CRF_CODECS = ("libx264", "libx264rgb", "libx265", "libsvtav1", "libvpx-vp9")
 # Lossless encoders: codec → (pixel format, options). libx264rgb at qp 0 is exact RGB in
 # mp4/mkv/mov/avi; ffv1 (mkv, avi) is the archival alternative.
 _LOSSLESS = {"libx264rgb": ("rgb24", {"qp": "0"}), "ffv1": ("bgr0", {})}
+
+
+@dataclass(frozen=True)
+class Colour:
+    """How a video's YUV samples stand for colours, as FFmpeg numbers them: the matrix
+    (`space`, 1 = BT.709, 5/6 = BT.601, 9 = BT.2020), the `range` (1 limited, 2 full), the
+    `primaries` and the transfer characteristic (`trc`); 2 (0 for the range) is unspecified."""
+
+    space: int
+    range: int
+    primaries: int
+    trc: int
+
+    @classmethod
+    def of(cls, frame) -> Colour:
+        """A decoded PyAV frame's colour description."""
+        values = (frame.colorspace, frame.color_range, frame.color_primaries, frame.color_trc)
+        return cls(*(int(v) for v in values))
+
+    @property
+    def specified(self) -> bool:
+        """Whether the source says anything (else the encoder's defaults are kept)."""
+        return self != Colour(2, 0, 2, 2)
 
 
 class VideoIOError(Exception):
@@ -134,6 +158,7 @@ class VideoReader(FrameReader):
         self.fps = Fraction(rate) if rate else None
         self.num_frames = self._stream.frames or None
         self.rotation = 0.0  # the display rotation, in degrees, known once a frame is decoded
+        self.colour: Colour | None = None  # known once a frame is decoded
 
     def __iter__(self) -> Iterator[np.ndarray]:
         import av
@@ -143,6 +168,8 @@ class VideoReader(FrameReader):
             for frame in self._container.decode(self._stream):
                 if index == 0:
                     self.rotation = float(frame.rotation or 0)
+                    self.colour = Colour.of(frame)
+                # Converted with the frame's own matrix and range (FFmpeg reads both).
                 yield frame.to_ndarray(format="rgb24")
                 index += 1
         except (av.FFmpegError, OSError) as err:
@@ -369,6 +396,9 @@ class VideoWriter(FrameWriter):
             (`vsr.inference.streams.carry_streams`); None: the picture only.
         rotation: display rotation in degrees (a phone video's), kept as the input's: the
             frames stay as stored and players turn them.
+        colour: the source's colour description (`VideoReader.colour`): a YUV output is
+            converted from RGB with its matrix and range and tagged with it, primaries and
+            transfer included; None (or unspecified): FFmpeg's defaults, untagged.
 
     Attributes:
         carried: after `commit`, what was done with each of `carry_from`'s other streams.
@@ -386,9 +416,12 @@ class VideoWriter(FrameWriter):
         overwrite: bool = False,
         carry_from: str | Path | None = None,
         rotation: float = 0.0,
+        colour: Colour | None = None,
     ):
         self.codec, self.pix_fmt, self.options = video_settings(codec, crf, pix_fmt, lossless)
         self.rotation = rotation
+        yuv = self.pix_fmt.startswith(("yuv", "nv"))
+        self.colour = colour if colour is not None and colour.specified and yuv else None
         self.fps = check_fps(fps)
         super().__init__(path, overwrite)
         self._container = self._stream = None
@@ -434,6 +467,10 @@ class VideoWriter(FrameWriter):
         stream.options = self.options
         if self.rotation:
             stream.set_display_rotation(self.rotation)
+        if self.colour is not None:
+            context = stream.codec_context
+            context.colorspace, context.color_range = self.colour.space, self.colour.range
+            context.color_primaries, context.color_trc = self.colour.primaries, self.colour.trc
         if self.codec not in _CRF_CODECS and self.codec not in _LOSSLESS:
             # Encoders without a quality factor get a generous bit rate (0.3 bit per pixel).
             stream.bit_rate = int(0.3 * stream.width * stream.height * float(self.fps))
@@ -447,6 +484,12 @@ class VideoWriter(FrameWriter):
         if any(self._pad):
             frame = np.pad(frame, ((0, self._pad[0]), (0, self._pad[1]), (0, 0)), mode="edge")
         video_frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(frame), format="rgb24")
+        if self.colour is not None:  # the matrix and range the stream is tagged with
+            video_frame = video_frame.reformat(
+                format=self.pix_fmt,
+                dst_colorspace=self.colour.space,
+                dst_color_range=self.colour.range,
+            )
         video_frame.pts = self.frames_written
         try:
             for packet in self._stream.encode(video_frame):
@@ -479,6 +522,7 @@ def open_writer(
     overwrite: bool = False,
     carry_from: str | Path | None = None,
     rotation: float = 0.0,
+    colour: Colour | None = None,
 ) -> FrameWriter:
     """A `VideoWriter` if `path` has a video extension, else a `FolderWriter` of PNGs (which
     carries no sound)."""
@@ -493,6 +537,7 @@ def open_writer(
             overwrite=overwrite,
             carry_from=carry_from,
             rotation=rotation,
+            colour=colour,
         )
     check_writer_settings(path, codec=codec, crf=crf, pix_fmt=pix_fmt, lossless=lossless)
     return FolderWriter(path, overwrite)

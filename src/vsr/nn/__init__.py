@@ -1,4 +1,4 @@
-"""The BasicVSR++ network and its parts, in plain PyTorch (+ torchvision, kornia)."""
+"""The BasicVSR++ network and its parts, in plain PyTorch (+ torchvision)."""
 
 from vsr.nn.alignment import FlowGuidedDeformableAlignment, FlowWarpAlignment
 from vsr.nn.basicvsrpp import BasicVSRPlusPlus

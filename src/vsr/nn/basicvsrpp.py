@@ -169,16 +169,19 @@ class BasicVSRPlusPlus(nn.Module):
         if t == 1:
             empty = lqs.new_zeros(n, 0, 2, h, w, dtype=torch.float32)
             return empty, empty
-        earlier = lqs[:, :-1].reshape(-1, c, h, w).float()
-        later = lqs[:, 1:].reshape(-1, c, h, w).float()
-        # Flows stay in fp32 under mixed precision: a bf16 flow of 100 px is off by half a pixel.
+        # Flows are computed at SPyNet's own precision (fp32 under mixed precision: a bf16 flow
+        # of 100 px is off by half a pixel), and handed on at the input's: the same under
+        # autocast, fp16 in a network converted to fp16 around an fp32 SPyNet (an fp16 export).
+        dtype = self.spynet.mean.dtype
+        earlier = lqs[:, :-1].reshape(-1, c, h, w).to(dtype)
+        later = lqs[:, 1:].reshape(-1, c, h, w).to(dtype)
         with torch.autocast(lqs.device.type, enabled=False):
             flows_backward = self.spynet(earlier, later).view(n, t - 1, 2, h, w)
             if mirrored:
                 flows_forward = flows_backward.flip(1)
             else:
                 flows_forward = self.spynet(later, earlier).view(n, t - 1, 2, h, w)
-        return flows_backward, flows_forward
+        return flows_backward.to(lqs.dtype), flows_forward.to(lqs.dtype)
 
     # ------------------------------------------------------------------ propagation
 
@@ -321,16 +324,19 @@ class BasicVSRPlusPlus(nn.Module):
                 f"BasicVSRPlusPlus expects lqs of shape (n, t, 3, h, w) with t, h, w >= 1, "
                 f"got {tuple(lqs.shape)}"
             )
-        if not self.is_low_res_input and (lqs.shape[-2] % 4 or lqs.shape[-1] % 4):
-            # The same-size variant works at 1/4: pad to a multiple of 4, crop the result.
-            h, w = lqs.shape[-2:]
+        h, w = lqs.shape[-2:]
+        # The same-size variant works at 1/4: pad to a multiple of 4, crop the result. An
+        # exported graph always pads (by 0 where nothing is missing), for every frame size.
+        if not self.is_low_res_input and (torch.compiler.is_exporting() or h % 4 or w % 4):
             n, t = lqs.shape[:2]
-            padded = F.pad(lqs.flatten(0, 1), (0, -w % 4, 0, -h % 4), mode="replicate").unflatten(
-                0, (n, t)
-            )
-            return self.forward(padded)[..., :h, :w]
+            pad = (0, (4 - w % 4) % 4, 0, (4 - h % 4) % 4)
+            padded = F.pad(lqs.flatten(0, 1), pad, mode="replicate").unflatten(0, (n, t))
+            return self._forward(padded)[..., :h, :w]
+        return self._forward(lqs)
 
-        n, t, _, h, w = lqs.shape
+    def _forward(self, lqs: torch.Tensor) -> torch.Tensor:
+        """`forward` for frames whose sides the network takes as they are."""
+        n, t = lqs.shape[:2]
         device = lqs.device
         cache = t > self.cpu_cache_length
         if cache:

@@ -91,7 +91,9 @@ class SPyNet(nn.Module):
     def forward(self, ref: torch.Tensor, supp: torch.Tensor) -> torch.Tensor:
         """Flow (n, 2, h, w) in pixels for frames (n, 3, h, w) of any size ≥ 1."""
         h, w = ref.shape[-2:]
-        h_up, w_up = -(-h // 32) * 32, -(-w // 32) * 32
+        # Rounded up with non-negative operands: ONNX's integer division truncates, so a
+        # floor division of negatives would round the other way in an exported graph.
+        h_up, w_up = (h + 31) // 32 * 32, (w + 31) // 32 * 32
         ref = F.interpolate(ref, size=(h_up, w_up), mode="bilinear", align_corners=False)
         supp = F.interpolate(supp, size=(h_up, w_up), mode="bilinear", align_corners=False)
         flow = F.interpolate(
