@@ -1,0 +1,64 @@
+"""Reduced precision against fp32 with a trained network on real frames.
+
+    python scripts/precision_check.py CHECKPOINT ROOT [--precision bf16] [--threads 1]
+
+ROOT is a REDS-layout folder (the demo set: `train_sharp/<clip>`, `train_sharp_bicubic/X4/<clip>`);
+each REDS4 clip is upscaled whole at fp32 and at the other precision, and scored against its
+ground truth (RGB PSNR over the clip), with the PSNR of the reduced-precision frames against the
+fp32 ones.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+import numpy as np
+import torch
+
+from vsr import load_generator
+from vsr.inference import open_reader, upscale_frames
+
+CLIPS = ("000", "011", "015", "020")
+
+
+def psnr(a: list[np.ndarray], b: list[np.ndarray]) -> float:
+    diff = np.stack(a).astype(np.float64) - np.stack(b).astype(np.float64)
+    return float(10 * np.log10(255**2 / np.mean(diff**2)))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("checkpoint")
+    parser.add_argument("root")
+    parser.add_argument("--precision", default="bf16", choices=("bf16", "fp16"))
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--threads", type=int, default=1)
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    model = load_generator(args.checkpoint)
+    print("clip | fp32 dB | reduced dB | difference | reduced vs fp32 dB | frames/s fp32 / reduced")
+    for clip in CLIPS:
+        with open_reader(f"{args.root}/train_sharp_bicubic/X4/{clip}") as reader:
+            lr = list(reader)
+        with open_reader(f"{args.root}/train_sharp/{clip}") as reader:
+            gt = list(reader)
+        out, speed = {}, {}
+        for precision in ("fp32", args.precision):
+            start = time.perf_counter()
+            out[precision] = list(
+                upscale_frames(
+                    lr, model, chunk=len(lr), overlap=0, device=args.device, precision=precision
+                )
+            )
+            speed[precision] = len(lr) / (time.perf_counter() - start)
+        full, reduced = psnr(out["fp32"], gt), psnr(out[args.precision], gt)
+        print(
+            f"{clip} | {full:.3f} | {reduced:.3f} | {reduced - full:+.3f} | "
+            f"{psnr(out[args.precision], out['fp32']):.2f} | "
+            f"{speed['fp32']:.2f} / {speed[args.precision]:.2f}"
+        )
+
+
+if __name__ == "__main__":
+    main()
