@@ -151,3 +151,16 @@ def test_an_fp16_graph_stays_within_2e_3_of_fp32_on_real_frames(parity_model, tm
         expected = parity_model(lqs).numpy()
     assert got.dtype == np.float16
     assert np.abs(got.astype(np.float32) - expected).max() <= 2e-3
+
+
+def test_missing_onnx_packages_are_named_with_the_install_step(
+    parity_model, tmp_path, monkeypatch, capsys
+) -> None:
+    from vsr.cli.export import main
+
+    ckpt = export_weights(parity_model, tmp_path / "w.safetensors", "safetensors")
+    monkeypatch.setitem(sys.modules, "onnx", None)  # as if it were not installed
+    assert main([str(ckpt), str(tmp_path / "m.onnx")]) == 1
+    err = capsys.readouterr().err
+    assert "ONNX export needs the Python package onnx" in err and "make install" in err
+    assert not (tmp_path / "m.onnx").exists()

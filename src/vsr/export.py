@@ -31,6 +31,23 @@ SUFFIX_FORMATS = {".onnx": "onnx", ".safetensors": "safetensors"}
 OPSET = 18
 
 
+def require(package: str, purpose: str):
+    """Import `package`, or fail with a message that says what needs it and how to install it.
+
+    Raises:
+        ImportError: the package is not installed.
+    """
+    import importlib
+
+    try:
+        return importlib.import_module(package)
+    except ImportError as err:
+        raise ImportError(
+            f"{purpose} needs the Python package {package.split('.')[0]}, which is not "
+            f"installed: run `make install` (or `pip install {package.split('.')[0]}`)"
+        ) from err
+
+
 def format_of(path: str | Path, fmt: str | None = None) -> str:
     """The export format for `path`: `fmt`, else the one its suffix names.
 
@@ -89,8 +106,7 @@ def export_weights(
     sd = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
     meta = {"exported_by": "vsr", "architecture": architecture(model)}
     if fmt == "safetensors":
-        from safetensors.torch import save_file
-
+        save_file = require("safetensors.torch", "writing .safetensors").save_file
         metadata = {"format": "vsr-basicvsrpp", "architecture": json.dumps(meta["architecture"])}
         write = lambda tmp: save_file(sd, str(tmp), metadata=metadata)  # noqa: E731
     elif fmt == "mmagic":
@@ -165,7 +181,8 @@ def export_onnx(
     Raises:
         ValueError: fewer than 2 frames, or a fixed side outside [16, 4096].
     """
-    import onnx
+    onnx = require("onnx", "ONNX export")
+    require("onnxscript", "ONNX export")  # torch.onnx's dynamo exporter builds graphs with it
 
     if frames < 2:
         raise ValueError(f"frames must be at least 2 (a clip), got {frames} (CLI: --frames)")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -95,7 +96,9 @@ def test_vsr_upscale_runs_an_exported_graph_on_a_video(graph, parity_onnx, tmp_p
     assert back[0].shape == (160, 160, 3) and len(back) == 7
 
 
-def test_bad_requests_name_the_setting(parity_onnx, tiny_checkpoint, tmp_path, capsys) -> None:
+def test_bad_requests_name_the_setting(
+    parity_onnx, tiny_checkpoint, tmp_path, capsys, monkeypatch
+) -> None:
     _, lr = photo_clip(3, 160)
     src = tmp_path / "in.mkv"
     with VideoWriter(src, 25, lossless=True) as writer:
@@ -125,3 +128,8 @@ def test_bad_requests_name_the_setting(parity_onnx, tiny_checkpoint, tmp_path, c
         assert upscale_main([str(src), str(out), "--quiet", *extra]) == 1, extra
         assert message in capsys.readouterr().err, extra
         assert not out.exists() and not list(Path(tmp_path).glob(f"out{i}*"))
+    monkeypatch.setitem(sys.modules, "onnxruntime", None)  # as if it were not installed
+    assert upscale_main([str(src), str(tmp_path / "x.mkv"), "--quiet", "-c", graph]) == 1
+    err = capsys.readouterr().err
+    assert "running an ONNX graph needs the Python package onnxruntime" in err
+    assert "make install" in err

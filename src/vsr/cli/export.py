@@ -93,7 +93,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         else:
             export_weights(model, args.out, fmt, overwrite=args.overwrite)
             print(f"wrote {args.out} ({fmt})")
-    except (ValueError, OSError, KeyError) as err:
+    except (ValueError, OSError, KeyError, ImportError) as err:
         print(f"vsr-export: error: {err}", file=sys.stderr)
         return 1
     return 0

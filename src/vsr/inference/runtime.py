@@ -17,7 +17,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from vsr.export import GRAPH_METADATA
+from vsr.export import GRAPH_METADATA, require
 
 __all__ = ["OnnxNetwork", "is_onnx_path", "reflect_in_time"]
 
@@ -54,8 +54,7 @@ class OnnxNetwork:
     """
 
     def __init__(self, path: str | Path, threads: int | None = None) -> None:
-        import onnxruntime
-
+        onnxruntime = require("onnxruntime", "running an ONNX graph")
         path = Path(path)
         if not path.is_file():
             raise FileNotFoundError(f"ONNX graph {path} does not exist")
