@@ -51,6 +51,8 @@ def test_onnx_runtime_gives_the_pytorch_output(parity, parity_model, parity_onnx
     assert report["frames"] == FRAMES and report["size"] is None
     assert "GridSample" in report["operators"]
     assert "DeformConv" not in report["operators"]  # only standard operators
+    # ... and no sequence operators, which TensorRT does not implement
+    assert not {"SplitToSequence", "SequenceAt"} & set(report["operators"])
 
 
 @pytest.mark.slow  # a second export (a minute on 2 cores)
