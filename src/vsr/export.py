@@ -196,7 +196,7 @@ def export_onnx(
     net = graph_model(model)
     dtype = torch.float16 if half else torch.float32
     net = net.to(dtype)
-    net.spynet.float()  # flows in fp32 (fp16 flows are off by a tenth of a pixel at 100 px)
+    net.spynet.float()  # flows in fp32: fp16 resolves a 100-pixel flow to 1/16 pixel only
     # The example is traced at a size that is no multiple of 32, so that nothing specialises.
     example = size or (low + 39, low + 55)
     lqs = torch.rand(1, frames, 3, *example, dtype=dtype)
