@@ -132,29 +132,25 @@ def graph_model(model: BasicVSRPlusPlus) -> BasicVSRPlusPlus:
     return net
 
 
-# Frame sides an ONNX graph takes when its height and width are symbolic: SPyNet's coarsest
-# level (1/32 of the flow input, rounded up) must have two pixels, so at least 33 for x4
-# graphs and 129 for same-size ones (their flows are computed at 1/4).
+# The sides an exported graph takes: up to MAX_SIDE; from FIXED_MIN_SIDE for a graph of a
+# fixed size, from `min_side(model)` for a dynamic one.
 MAX_SIDE = 4096
-
+FIXED_MIN_SIDE = 16
 
 # What a graph's metadata says of it (read by vsr.inference.runtime.OnnxNetwork).
 GRAPH_METADATA = ("vsr.scale", "vsr.frames", "vsr.min_side", "vsr.architecture")
 
 
-def graph_metadata(model: BasicVSRPlusPlus, frames: int, size: tuple[int, int] | None) -> dict:
+def graph_metadata(model: BasicVSRPlusPlus, frames: int, smallest_side: int) -> dict:
     """The metadata an exported graph carries: scale, clip length, smallest side, architecture."""
-    values = (
-        model.scale,
-        frames,
-        min_side(model) if size is None else 16,
-        json.dumps(architecture(model)),
-    )
+    values = (model.scale, frames, smallest_side, json.dumps(architecture(model)))
     return {key: str(value) for key, value in zip(GRAPH_METADATA, values, strict=True)}
 
 
 def min_side(model: BasicVSRPlusPlus) -> int:
-    """The smallest frame side a dynamic-size graph of `model` takes."""
+    """The smallest frame side a dynamic-size graph of `model` takes: SPyNet's coarsest level
+    (1/32 of the flow input, rounded up) must have two pixels, so 33 for x4 graphs and 129 for
+    same-size ones (their flows are computed at 1/4)."""
     return 33 if model.is_low_res_input else 129
 
 
@@ -186,8 +182,7 @@ def export_onnx(
 
     if frames < 2:
         raise ValueError(f"frames must be at least 2 (a clip), got {frames} (CLI: --frames)")
-    # A graph of a fixed size takes any side from 16; a dynamic one from min_side(model).
-    low = min_side(model) if size is None else 16
+    low = min_side(model) if size is None else FIXED_MIN_SIDE
     if size is not None and not all(low <= side <= MAX_SIDE for side in size):
         raise ValueError(
             f"frame size {size[0]}x{size[1]}: each side must lie in [{low}, {MAX_SIDE}] "
@@ -223,7 +218,7 @@ def export_onnx(
         )
         program.save(str(tmp))
         graph = onnx.load(str(tmp))
-        onnx.helper.set_model_props(graph, graph_metadata(model, frames, size))
+        onnx.helper.set_model_props(graph, graph_metadata(model, frames, low))
         onnx.save(graph, str(tmp))
         onnx.checker.check_model(str(tmp))
 

@@ -441,6 +441,7 @@ def _run_onnx_case(spec: CaseSpec) -> CaseResult:
     import torch
 
     from vsr.bench.flops import flop_counter
+    from vsr.export import graph_model
     from vsr.inference.runtime import OnnxNetwork
 
     config = spec.config
@@ -457,10 +458,7 @@ def _run_onnx_case(spec: CaseSpec) -> CaseResult:
         graph(lqs)
         times.append(time.perf_counter() - start)
     peak_memory = peak_rss_mib()  # before the PyTorch pass that counts the FLOPs
-    model = _network(config).eval()
-    for module in model.modules():
-        if hasattr(module, "deform_impl"):
-            module.deform_impl = "sample"  # the graph's formulation
+    model = graph_model(_network(config))  # the network as it went into the graph
     with torch.no_grad(), flop_counter() as counter:
         model(lqs)
     flops = counter.get_total_flops()
@@ -530,61 +528,60 @@ def run(
             "network (no --op)"
         )
     machine = machine_info()
-    workdir = tempfile.TemporaryDirectory(prefix="vsr-bench-")
-    graph = os.path.join(workdir.name, "network.onnx") if onnx else ""
-    # Checkpointing only changes training passes of the network: other cases run once, off.
-    # The exported graph runs forward passes only.
-    specs = [
-        CaseSpec(config, impl, n, name, ckpt, graph if impl == ONNX_RUNTIME else "")
-        for impl in impls
-        for n in threads
-        for name in passes
-        if impl != ONNX_RUNTIME or name == "forward"
-        for ckpt in dict.fromkeys(c and name == "train" and not config.op for c in checkpointing)
-    ]
-    if onnx:
-        log(f"exporting the network ({config.frames}-frame clips) for the onnxruntime cases")
-        proc = subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "vsr.bench.model",
-                "--export",
-                json.dumps(asdict(config)),
-                graph,
-            ],
-            capture_output=True,
-            text=True,
-        )
-        if proc.returncode:
-            raise RuntimeError(f"exporting the network failed:\n{proc.stderr}")
-    cases = []
-    for spec in specs:
-        label = f"[{case_label(spec)}, {spec.pass_name}]"
-        log(f"{label} running")
-        env = {
-            **os.environ,
-            "OMP_NUM_THREADS": str(spec.threads),
-            "MKL_NUM_THREADS": str(spec.threads),
-        }
-        proc = subprocess.run(
-            [sys.executable, "-m", "vsr.bench.model", "--case", json.dumps(spec.to_json())],
-            capture_output=True,
-            text=True,
-            env=env,
-        )
-        if proc.returncode:
-            raise RuntimeError(f"case {spec.to_json()} failed:\n{proc.stderr}")
-        case = CaseResult.from_json(json.loads(proc.stdout.strip().splitlines()[-1]))
-        log(
-            f"{label} {case.time_s} s, {case.gflop} GFLOP, "
-            f"{100 * case.peak_fraction:.1f}% of matmul peak, {case.peak_memory_mib} MiB"
-        )
-        for op in (case.profile or ())[:8]:
-            log(f"    {100 * op.share:5.1f}%  {op.self_s:8.3f} s  {op.calls:5d}x  {op.op}")
-        cases.append(case)
-    workdir.cleanup()
+    # The exported graph lives as long as the run, failed or not.
+    with tempfile.TemporaryDirectory(prefix="vsr-bench-") as workdir:
+        graph = os.path.join(workdir, "network.onnx") if onnx else ""
+        # Checkpointing only changes training passes of the network: other cases run once,
+        # off. The exported graph runs forward passes only.
+        specs = [
+            CaseSpec(config, impl, n, name, ckpt, graph if impl == ONNX_RUNTIME else "")
+            for impl in impls
+            for n in threads
+            for name in passes
+            if impl != ONNX_RUNTIME or name == "forward"
+            for ckpt in dict.fromkeys(
+                c and name == "train" and not config.op for c in checkpointing
+            )
+        ]
+        if onnx:
+            _export_in_process(config, graph, log)
+        cases = [_run_in_process(spec, log) for spec in specs]
     return ModelResults(machine, config, MEASURED, tuple(cases))
+
+
+def _export_in_process(config: ModelConfig, graph: str, log: Callable[[str], None]) -> None:
+    """Export the benchmarked network to `graph` in a process of its own (`export_graph`)."""
+    log(f"exporting the network ({config.frames}-frame clips) for the onnxruntime cases")
+    proc = subprocess.run(
+        [sys.executable, "-m", "vsr.bench.model", "--export", json.dumps(asdict(config)), graph],
+        capture_output=True,
+        text=True,
+    )
+    if proc.returncode:
+        raise RuntimeError(f"exporting the network failed:\n{proc.stderr}")
+
+
+def _run_in_process(spec: CaseSpec, log: Callable[[str], None]) -> CaseResult:
+    """Run one case in a fresh process (`run_case`) and log what it measured."""
+    label = f"[{case_label(spec)}, {spec.pass_name}]"
+    log(f"{label} running")
+    env = {**os.environ, "OMP_NUM_THREADS": str(spec.threads), "MKL_NUM_THREADS": str(spec.threads)}
+    proc = subprocess.run(
+        [sys.executable, "-m", "vsr.bench.model", "--case", json.dumps(spec.to_json())],
+        capture_output=True,
+        text=True,
+        env=env,
+    )
+    if proc.returncode:
+        raise RuntimeError(f"case {spec.to_json()} failed:\n{proc.stderr}")
+    case = CaseResult.from_json(json.loads(proc.stdout.strip().splitlines()[-1]))
+    log(
+        f"{label} {case.time_s} s, {case.gflop} GFLOP, "
+        f"{100 * case.peak_fraction:.1f}% of matmul peak, {case.peak_memory_mib} MiB"
+    )
+    for op in (case.profile or ())[:8]:
+        log(f"    {100 * op.share:5.1f}%  {op.self_s:8.3f} s  {op.calls:5d}x  {op.op}")
+    return case
 
 
 def case_label(case: CaseSpec | CaseResult) -> str:

@@ -163,8 +163,7 @@ def upscale_frames(
     chunk, overlap = window_plan(model, chunk, overlap)
     check_chunking(chunk, overlap, tile, tile_overlap)
     if isinstance(model, OnnxNetwork):
-        check_runtime_settings(device, precision)
-        device = "cpu"
+        device = graph_device(device, precision)
     device = select_device(device)
     autocast = precision_context(device, precision)  # checked before any frame is read
     starts_shot = shot_rule(scene_cuts)
@@ -191,8 +190,9 @@ def upscale_frames(
         first += window.keep_stop
 
 
-def check_runtime_settings(device: str | torch.device | None, precision: str) -> None:
-    """An exported graph runs in ONNX Runtime on the CPU, at the precision it was exported in.
+def graph_device(device: str | torch.device | None, precision: str) -> str:
+    """The device of an exported graph: it runs in ONNX Runtime on the CPU, at the precision
+    it was exported in.
 
     Raises:
         ValueError: another device or precision was asked for.
@@ -207,6 +207,7 @@ def check_runtime_settings(device: str | torch.device | None, precision: str) ->
             f"an ONNX graph runs at the precision it was exported in, not --precision "
             f"{precision}: export with --half for fp16, or run the PyTorch checkpoint"
         )
+    return "cpu"
 
 
 def unsafe_frames(outputs: torch.Tensor, share: float = 0.01) -> list[int]:
@@ -354,8 +355,7 @@ def upscale_video(
     )
     check_chunking(*window_plan(None, chunk, overlap), tile, tile_overlap)
     if onnx_graph:
-        check_runtime_settings(device, precision)
-        device = "cpu"
+        device = graph_device(device, precision)
     device = select_device(device)
     precision_context(device, precision)
     fps = check_fps(fps) if fps is not None else None
