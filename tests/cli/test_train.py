@@ -18,6 +18,8 @@ from vsr import load_generator
 from vsr.config import config_dir
 
 EXPERIMENTS = sorted(p.stem for p in (Path(config_dir()) / "experiment").glob("*.yaml"))
+# The NTIRE 2021 network trained on LDV's stored pairs instead of clips compressed on the fly.
+LDV_DECOMPRESS = "basicvsrpp_decompress data=ldv"
 
 
 def vsr_train(*args: str, env: dict | None = None, cwd: Path | None = None, timeout=600):
@@ -81,10 +83,11 @@ SAME_SIZE_DATA = {
         "{name: REDS4, split: reds4_val, clips: ['000'], max_frames: 3, degradation: "
         "{_target_: vsr.data.corruptions.VideoCompression, codec: libx265, crf: 32}}",
     ),
+    LDV_DECOMPRESS: (restoration_data.make_ldv, "{name: LDV, clips: ['001'], max_frames: 3}"),
 }
 
 
-@pytest.mark.parametrize("experiment", EXPERIMENTS)
+@pytest.mark.parametrize("experiment", [*EXPERIMENTS, LDV_DECOMPRESS])
 def test_every_experiment_composes_and_runs_one_batch(experiment, tiny_run, demo_root, tmp_path):
     """fast_dev_run of each experiment with a tiny model on small data of its layout."""
     from vsr.training import train
@@ -96,7 +99,7 @@ def test_every_experiment_composes_and_runs_one_batch(experiment, tiny_run, demo
         overrides += [o for o in tiny_run if o.startswith("data.demo.")]
     overrides = [o for o in overrides if not o.startswith("experiment=")]
     overrides += [
-        f"experiment={experiment}",
+        *(f"experiment={experiment}".split()),  # an experiment and its other config groups
         "debug=fdr",
         "trainer=cpu",
         "trainer.devices=1",  # the recipes' GPU counts would start CPU processes here
@@ -260,7 +263,8 @@ def test_optuna_sweep_runs_trials_and_reports_the_best(tiny_run, tmp_path):
 @pytest.mark.parametrize("ablation", ["baseline", "second_order", "grid", "basicvsrpp"])
 def test_ablations_switch_the_restoration_recipes_too(experiment, ablation) -> None:
     with initialize_config_dir(config_dir=config_dir(), version_base="1.3"):
-        cfg = compose("train", overrides=[f"experiment={experiment}", f"ablation={ablation}"])
+        overrides = [*f"experiment={experiment}".split(), f"ablation={ablation}"]
+        cfg = compose("train", overrides=overrides)
     generator = cfg.model.generator
     expected = {
         "baseline": (False, False, "flow"),

@@ -1,4 +1,4 @@
-"""Same-size restoration data: the GoPro, DVD and DAVIS layouts, and on-the-fly noise and
+"""Same-size restoration data: the GoPro, DVD, DAVIS and LDV layouts, and on-the-fly noise and
 video compression of the inputs."""
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ def roots(tmp_path_factory) -> dict[str, Path]:
         "gopro": rd.make_gopro(base / "GoPro"),
         "dvd": rd.make_dvd(base / "DVD"),
         "davis": rd.make_davis(base / "DAVIS"),
+        "ldv": rd.make_ldv(base / "LDV"),
     }
 
 
@@ -33,7 +34,18 @@ def test_each_layout_is_detected(roots) -> None:
         "gopro": "gopro",
         "dvd": "dvd",
         "davis": "davis",
+        "ldv": "ldv",
     }
+
+
+def test_ldv_is_told_from_a_folder_by_its_frame_numbering(roots, tmp_path: Path) -> None:
+    # GT/ and LQ/ with frames from 00000.png: an ordinary folder data set, not LDV.
+    for part in ("GT", "LQ"):
+        rd.write(tmp_path / "other" / part / "clip" / "00000.png", rd.gt_frame("clip", 0))
+    assert detect_kind(tmp_path / "other") == "folder"
+    # LDV's numbering without the LQ folder: not LDV either (its pairs are the point).
+    only_gt = shutil.copytree(roots["ldv"] / "GT", tmp_path / "gt_only" / "GT")
+    assert detect_kind(only_gt.parent) == "folder"
 
 
 def test_gopro_splits_are_its_train_and_test_folders(roots) -> None:
@@ -74,6 +86,17 @@ def test_davis_is_gt_only_with_its_list_files(roots) -> None:
     assert DataSource(kind="davis", root=root, split="val").open(role="eval", scale=1).names == [
         "camel"
     ]
+
+
+def test_ldv_reads_its_stored_pairs_from_frame_001(roots) -> None:
+    found = DataSource(kind="auto", root=roots["ldv"], split=None).open(role="eval", scale=1)
+    assert found.names == ["001", "002"] and found.generate_lr is False
+    # Frame 0 of a clip is the file 001.png, read from LQ/ beside GT/.
+    np.testing.assert_array_equal(found.store.read("002", 0, "gt"), rd.gt_frame("002", 0))
+    np.testing.assert_array_equal(
+        found.store.read("002", 4, "lr"), rd.blurred(rd.gt_frame("002", 4))
+    )
+    assert found.infos["001"].num_frames == 5
 
 
 def test_a_gt_clip_without_its_pair_is_named(roots, tmp_path: Path) -> None:

@@ -33,6 +33,16 @@ Accepted layouts (`{s}` is the scale, 4 for the benchmarks):
   Each sub-folder is a clip; frames are taken in natural order (`frame2` before `frame10`),
   whatever their names. Splits: `all`, or a list file of clip names via `list_file`.
 
+* Same-size restoration (scale 1; the input is stored beside the GT, or made on the fly)::
+
+      GoPro (``kind="gopro"``)  root/{train,test}/{GT,blur}/<clip>/000001.png
+      DVD (``kind="dvd"``)      root/quantitative_datasets/{GT,LQ}/<clip>/00000.jpg
+      DAVIS (``kind="davis"``)  root/JPEGImages/480p/<clip>/00000.jpg        GT only
+      LDV (``kind="ldv"``)      root/{GT,LQ}/<clip>/001.png                 frames from 001
+
+  Splits: GoPro `train`/`test` (clips `train/<clip>`, `test/<clip>`), DVD `train`/`test` (its 10
+  test clips), DAVIS `train`/`val` (`ImageSets/2017`), LDV `all`.
+
 Low-res frames: `lr_source="auto"` uses the stored ones when their top folder exists and
 otherwise leaves them to be made on the fly by the degradation; `"stored"` requires them;
 `"generate"` ignores them.
@@ -132,7 +142,8 @@ def discover(
     """Find the clips of one split of a dataset on disk.
 
     Args:
-        kind: `reds`, `vimeo` or `folder` (see the module docstring for the layouts).
+        kind: `reds`, `vimeo`, `folder`, `gopro`, `dvd`, `davis` or `ldv` (see the module
+            docstring for the layouts).
         root: dataset root.
         role: `train` or `eval`; picks the default split (REDS: `reds4_train` / `reds4_val`,
             Vimeo-90K: `train` / `test`, folder: `all`) and makes `split="reds4"` mean the one
@@ -141,7 +152,8 @@ def discover(
         scale: downscaling factor, for the default low-res folder names.
         degradation: `bi` or `bd`, for the default low-res folder names.
         lr_source: `auto`, `stored` or `generate` (see the module docstring).
-        gt_dir: GT folder relative to root (Vimeo-90K and folder layouts); None to detect it.
+        gt_dir: GT folder relative to root (Vimeo-90K, folder, DAVIS and LDV layouts); None to
+            detect it.
         lr_dir: low-res folder relative to root (or absolute); None for the default.
         list_file: file naming the clips of the split, relative to root (or absolute).
         clips: explicit clip names; overrides `split` and `list_file`.
@@ -167,8 +179,10 @@ def discover(
         return _dvd(root, role, split, lr_source, list_file, clips)
     if kind == "davis":
         return _davis(root, role, split, gt_dir, list_file, clips)
+    if kind == "ldv":
+        return _ldv(root, role, split, lr_source, gt_dir, lr_dir, list_file, clips)
     raise ValueError(
-        f"unknown dataset kind {kind!r}, expected reds, vimeo, folder, gopro, dvd or davis"
+        f"unknown dataset kind {kind!r}, expected reds, vimeo, folder, gopro, dvd, davis or ldv"
     )
 
 
@@ -341,6 +355,29 @@ def _davis(
         name: (gt_root / name, None) for name in list_subdirs(gt_root)
     }
     return _from_places("davis", root, places, role, split, "auto", list_file, clips, [])
+
+
+def _ldv(
+    root: Path,
+    role: Role,
+    split: str | None,
+    lr_source: LRSource,
+    gt_dir: str | None,
+    lr_dir: str | None,
+    list_file: str | os.PathLike | None,
+    clips: Sequence[str] | None,
+) -> Layout:
+    gt_root = resolve_path(root, gt_dir or "GT")
+    lr_root = resolve_path(root, lr_dir or "LQ")
+    if not gt_root.is_dir():
+        raise DataError(
+            f"{root} is not an LDV root: no {gt_root} (expected GT/<clip>/001.png and "
+            "LQ/<clip>/001.png, or set gt_dir and lr_dir)"
+        )
+    places: dict[str, tuple[Path, Path | None]] = {
+        name: (gt_root / name, lr_root / name) for name in list_subdirs(gt_root)
+    }
+    return _from_places("ldv", root, places, role, split, lr_source, list_file, clips, [])
 
 
 def _vimeo(

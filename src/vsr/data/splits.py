@@ -20,7 +20,7 @@ from typing import Literal
 
 from vsr.data.backends.base import DataError
 
-DatasetKind = Literal["reds", "vimeo", "folder", "gopro", "dvd", "davis"]
+DatasetKind = Literal["reds", "vimeo", "folder", "gopro", "dvd", "davis", "ldv"]
 Role = Literal["train", "eval"]
 
 REDS4_CLIPS = ("000", "011", "015", "020")
@@ -33,7 +33,7 @@ DVD_TEST_CLIPS = (
 )  # fmt: skip
 
 #: Layouts of same-size restoration data: their inputs are the GT's size (scale 1).
-SAME_SIZE_KINDS = frozenset({"gopro", "dvd", "davis"})
+SAME_SIZE_KINDS = frozenset({"gopro", "dvd", "davis", "ldv"})
 
 TITLES = {
     "reds": "REDS",
@@ -42,6 +42,7 @@ TITLES = {
     "gopro": "GoPro",
     "dvd": "DVD",
     "davis": "DAVIS",
+    "ldv": "LDV",
 }
 
 
@@ -138,6 +139,7 @@ SPLITS: dict[str, dict[str, Split]] = {
             Split("all", "every clip folder", keep=_every),
         )
     },
+    "ldv": {"all": Split("all", "every clip folder", keep=_every)},
 }
 
 #: The split each role uses when none is given.
@@ -148,6 +150,7 @@ DEFAULT_SPLITS: dict[str, dict[str, str]] = {
     "gopro": {"train": "train", "eval": "test"},
     "dvd": {"train": "train", "eval": "test"},
     "davis": {"train": "all", "eval": "all"},
+    "ldv": {"train": "all", "eval": "all"},
 }
 #: Names that mean the training or the evaluation half of a pair, by role.
 ALIASES: dict[str, dict[str, tuple[str, str]]] = {
@@ -244,8 +247,9 @@ def select_clips(
 
 def detect_kind(root: str | os.PathLike) -> DatasetKind:
     """The layout of a dataset root, from its top folders: `reds` (`train_sharp/`), `gopro`
-    (`train/blur/`), `dvd` (`quantitative_datasets/`), `davis` (`JPEGImages/`), `vimeo`
-    (`sequences/` or a list file), else `folder`."""
+    (`train/blur/`), `dvd` (`quantitative_datasets/`), `davis` (`JPEGImages/`), `ldv` (`GT/` and
+    `LQ/` with frames numbered from `001.png`), `vimeo` (`sequences/` or a list file), else
+    `folder`."""
     root = Path(root).expanduser()
     if (root / "train_sharp").is_dir() or (root / "val_sharp").is_dir():
         return "reds"
@@ -255,8 +259,25 @@ def detect_kind(root: str | os.PathLike) -> DatasetKind:
         return "dvd"
     if (root / "JPEGImages").is_dir():
         return "davis"
+    if _is_ldv(root):
+        return "ldv"
     if (root / "sequences").is_dir() or any(
         (root / name).is_file() for s in SPLITS["vimeo"].values() for name in s.list_files or ()
     ):
         return "vimeo"
     return "folder"
+
+
+def _is_ldv(root: Path) -> bool:
+    """LDV as prepared for the NTIRE 2021 models: `GT/<clip>/001.png` beside `LQ/<clip>/`
+    (`ffmpeg -i <clip>.mkv <clip>/%3d.png` numbers frames from 001)."""
+    if not (root / "LQ").is_dir():
+        return False
+    try:
+        first = min(
+            (e for e in os.scandir(root / "GT") if e.is_dir() and not e.name.startswith(".")),
+            key=lambda e: e.name,
+        )
+    except (FileNotFoundError, NotADirectoryError, ValueError):
+        return False
+    return (Path(first.path) / "001.png").is_file()

@@ -167,7 +167,12 @@ class Benchmark:
 
 
 # The stored input folder of each same-size layout.
-SAME_SIZE_INPUTS = {"gopro": "test/blur", "dvd": "quantitative_datasets/LQ", "davis": "none"}
+SAME_SIZE_INPUTS = {
+    "gopro": "test/blur",
+    "dvd": "quantitative_datasets/LQ",
+    "davis": "none",
+    "ldv": "LQ",
+}
 
 # BasicSR ships REDS4 as a folder of its own: GT/<clip> and sharp_bicubic/<clip>.
 BASICSR_REDS4: dict[str, Any] = {
@@ -340,9 +345,7 @@ BENCHMARKS: dict[str, Benchmark] = {
         Benchmark(
             name="ldv",
             title="LDV (compressed video)",
-            source=_unbound(
-                kind="folder", split="all", gt_dir="GT", lr_dir="LQ", lr_source="stored"
-            ),
+            source=_unbound(kind="ldv", split="all", lr_source="stored"),
             y_channel=False,
             scale=1,
             ensemble=True,
