@@ -77,6 +77,36 @@ def test_bench_model_rejects_unknown_formulations_before_running():
         run(ModelConfig(), impls=["auto", "cuda"], log=pytest.fail)
 
 
+def test_bench_model_times_settings_of_different_precision_in_one_run():
+    from vsr.bench.model import ModelConfig, case_label, run
+
+    config = ModelConfig(
+        mid_channels=8, num_blocks=1, frames=2, height=16, width=16, repeats=1, matmul_size=64
+    )
+    results = run(config, impls=["auto", "sample:bf16:cl"], passes=["forward"], log=print)
+    settings = [(c.impl, c.resolved_impl, c.precision, c.channels_last) for c in results.cases]
+    assert settings == [("auto", "sample", "fp32", False), ("sample", "sample", "bf16", True)]
+    assert [case_label(c) for c in results.cases] == [
+        "auto (sample), 1 thread",
+        "sample bf16 channels-last, 1 thread",
+    ]
+    assert results.config.precision == "fp32"  # the run's default, for entries without one
+
+
+@pytest.mark.parametrize(
+    ("entry", "message"),
+    [
+        ("sample:bf32", r"'bf32' is neither a precision \(fp32, bf16, fp16\) nor cl"),
+        ("onnxruntime:bf16", r"the exported graph runs as exported \(fp32\)"),
+    ],
+)
+def test_bench_model_refuses_unknown_case_settings(entry, message):
+    from vsr.bench.model import ModelConfig, run
+
+    with pytest.raises(ValueError, match=message):
+        run(ModelConfig(), impls=["auto", entry], log=pytest.fail)
+
+
 @pytest.mark.slow  # exports the network (about a minute on 2 cores)
 def test_bench_model_times_the_exported_graph_beside_pytorch(tmp_path):
     from vsr.bench.model import ModelConfig, run

@@ -12,6 +12,11 @@ in a fresh Python process, so that its memory high-water mark is its own, and ti
   provider, forward only, batch 1, fp32 whatever `--precision` the PyTorch cases run at (so a
   bf16 run times both side by side); its FLOPs are those of the same PyTorch network.
 
+An `--impls` entry may carry its own precision and memory format, `IMPL[:PRECISION][:cl]`
+(`sample:bf16:cl`: the sampling formulation under bf16 autocast, channels-last), so that
+settings of different precision are timed side by side in one run; a bare `IMPL` runs at
+`--precision` (and `--channels-last`).
+
 "auto" is timed as the formulation it picks for the device and pass (`resolved_impl`). The
 first pass is a warm-up whose FLOPs are counted; where the backward pass recomputes part of the
 forward (`sample_checkpoint`, activation checkpointing), the pass's own work is counted on a
@@ -20,7 +25,7 @@ others are listed: a shared machine only ever slows a pass down). Peak memory is
 resident-set high-water mark on the CPU (`ru_maxrss`; it includes the interpreter and the
 libraries, see `rss_before_mib`), `torch.cuda.max_memory_allocated` on CUDA. FLOP utilisation
 is the counted FLOPs per second relative to the FLOP rate of a large matrix product
-(`--matmul-size`, fp32 unless `--precision` says otherwise) measured in the same process, with
+(`--matmul-size`, at the case's precision) measured in the same process, with
 the same device and thread count, before and after the passes (the faster).
 
 FLOPs (`gflop`) are counted by `vsr.bench.flops`, the counter `vsr-report` uses too: the
@@ -34,6 +39,7 @@ Both formulations of the deformable convolution count the same FLOPs.
     vsr-bench model --passes train --profile            # where a training pass spends its time
     vsr-bench model --frames 30 --passes train --checkpointing off on
     vsr-bench model --passes forward --impls auto onnxruntime --threads 1 2
+    vsr-bench model --passes forward --impls torchvision auto sample:bf16:cl --threads 1 2
 """
 
 from __future__ import annotations
@@ -46,7 +52,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 from vsr.bench import emit
@@ -74,12 +80,13 @@ class ModelConfig:
         mid_channels, num_blocks: the network (C and residual blocks per branch).
         batch, frames, height, width: the low-res input, (batch, frames, 3, height, width).
         device: torch device.
-        precision: "fp32", or autocast to "bf16" / "fp16".
+        precision: "fp32", or autocast to "bf16" / "fp16" (a case's own, if its `--impls`
+            entry names one).
         repeats: timed passes per case.
         matmul_size: side of the matrix product whose FLOP rate is the peak.
         op: time the deformable convolution alone at the network's shapes.
         profile: profile one more pass per case.
-        channels_last: the network in channels-last memory format.
+        channels_last: the network in channels-last memory format (or the case's own).
     """
 
     mid_channels: int = 64
@@ -493,6 +500,31 @@ def _profile(one_pass: Callable[[], None], device, top: int = 15) -> tuple[Profi
 # --------------------------------------------------------------------------- all cases
 
 
+def parse_impl(entry: str, config: ModelConfig) -> tuple[str, ModelConfig]:
+    """An `--impls` entry, `IMPL[:PRECISION][:cl]`: the formulation and the settings its cases
+    run with (`config`, with the entry's precision and memory format where it names them).
+
+    Raises:
+        ValueError: an unknown precision or option, or settings for the exported graph (it
+            runs as exported: fp32, its own memory format).
+    """
+    impl, *options = entry.split(":")
+    changes: dict[str, Any] = {}
+    for option in options:
+        if option in PRECISIONS:
+            changes["precision"] = option
+        elif option == "cl":
+            changes["channels_last"] = True
+        else:
+            raise ValueError(
+                f"--impls {entry!r}: {option!r} is neither a precision "
+                f"({', '.join(PRECISIONS)}) nor cl (channels-last)"
+            )
+    if impl == ONNX_RUNTIME and changes:
+        raise ValueError(f"--impls {entry!r}: the exported graph runs as exported (fp32)")
+    return impl, replace(config, **changes)
+
+
 def run(
     config: ModelConfig,
     impls: Sequence[str] = ("torchvision",),
@@ -505,7 +537,8 @@ def run(
 
     Args:
         config: the settings shared by all cases.
-        impls: deformable-conv formulations (`vsr.nn.deform.IMPLS`, or "auto").
+        impls: deformable-conv formulations (`vsr.nn.deform.IMPLS`, "auto" or "onnxruntime"),
+            each optionally with its own precision and memory format (`parse_impl`).
         threads: torch thread counts.
         passes: "forward" and/or "train".
         checkpointing: activation checkpointing (`BasicVSRPlusPlus.gradient_checkpointing`)
@@ -516,12 +549,13 @@ def run(
 
     from vsr.nn.deform import IMPLS
 
-    unknown = sorted(set(impls) - {"auto", ONNX_RUNTIME, *IMPLS})
+    settings = [parse_impl(entry, config) for entry in impls]
+    unknown = sorted({impl for impl, _ in settings} - {"auto", ONNX_RUNTIME, *IMPLS})
     if unknown:
         raise ValueError(
             f"unknown --impls {unknown}: choose from auto, {', '.join(IMPLS)}, {ONNX_RUNTIME}"
         )
-    onnx = ONNX_RUNTIME in impls
+    onnx = any(impl == ONNX_RUNTIME for impl, _ in settings)
     if onnx and (config.op or config.batch != 1 or config.device != "cpu"):
         raise ValueError(
             "--impls onnxruntime times the exported graph: batch 1, on the CPU, the whole "
@@ -534,8 +568,8 @@ def run(
         # Checkpointing only changes training passes of the network: other cases run once,
         # off. The exported graph runs forward passes only.
         specs = [
-            CaseSpec(config, impl, n, name, ckpt, graph if impl == ONNX_RUNTIME else "")
-            for impl in impls
+            CaseSpec(own, impl, n, name, ckpt, graph if impl == ONNX_RUNTIME else "")
+            for impl, own in settings
             for n in threads
             for name in passes
             if impl != ONNX_RUNTIME or name == "forward"
@@ -585,11 +619,17 @@ def _run_in_process(spec: CaseSpec, log: Callable[[str], None]) -> CaseResult:
 
 
 def case_label(case: CaseSpec | CaseResult) -> str:
-    """Short name of a case within its pass: formulation (as run), threads, checkpointing."""
+    """Short name of a case within its pass: formulation (as run), precision and memory
+    format where not fp32 and contiguous, threads, checkpointing."""
     impl = case.impl
     resolved = getattr(case, "resolved_impl", impl)
     if resolved != impl:
         impl += f" ({resolved})"
+    settings = case.config if isinstance(case, CaseSpec) else case
+    if settings.precision != "fp32":
+        impl += f" {settings.precision}"
+    if settings.channels_last:
+        impl += " channels-last"
     label = f"{impl}, {case.threads} thread{'s' if case.threads > 1 else ''}"
     return label + (", checkpointing" if case.checkpointing else "")
 
@@ -632,9 +672,7 @@ def plot(results: ModelResults | dict, path: str) -> None:
     config = results.config
     shape = f"{config.batch}x{config.frames}x{config.height}x{config.width}"
     what = "deformable conv alone" if config.op else f"c{config.mid_channels}n{config.num_blocks}"
-    fig.suptitle(
-        f"vsr-bench model: {what}, {shape}, {config.device}, {config.precision}", fontsize=10
-    )
+    fig.suptitle(f"vsr-bench model: {what}, {shape}, {config.device}", fontsize=10)
     fig.tight_layout()
     fig.savefig(path)
     plt.close(fig)
@@ -651,7 +689,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--device", default="cpu", help="torch device (default cpu)")
     parser.add_argument(
         "--precision", choices=sorted(PRECISIONS), default="fp32",
-        help="fp32, or autocast to bf16/fp16 (default fp32)",
+        help="fp32, or autocast to bf16/fp16, for the --impls entries without their own "
+        "(default fp32)",
     )  # fmt: skip
     parser.add_argument(
         "--threads", type=int, nargs="+", default=[1], help="torch thread counts (default 1)"
@@ -660,7 +699,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--impls", nargs="+", default=["torchvision", "auto"],
         help="deformable-conv formulations: auto (what the network picks for the device "
         "and pass), torchvision, sample, sample_checkpoint (vsr.nn.deform); or onnxruntime "
-        "(the exported graph in ONNX Runtime, forward only; default: torchvision auto)",
+        "(the exported graph in ONNX Runtime, forward only; default: torchvision auto). "
+        "IMPL:PRECISION[:cl] gives an entry its own precision and channels-last, to time "
+        "settings side by side (sample:bf16:cl)",
     )  # fmt: skip
     parser.add_argument(
         "--checkpointing", nargs="+", choices=("off", "on"), default=["off"],
