@@ -37,7 +37,7 @@ def parity_model(parity):
 @pytest.fixture(scope="session")
 def parity_onnx(parity_model, tmp_path_factory) -> tuple[Path, dict]:
     """The parity model exported by `vsr.export.export_onnx` (5-frame clips, any frame size):
-    the graph's path and the export's report. Exported once (about a minute)."""
+    the graph's path and the export's report. Exported once (about 1.5 minutes here)."""
     from vsr.export import export_onnx
 
     path = tmp_path_factory.mktemp("onnx") / "c16n2.onnx"
