@@ -107,3 +107,25 @@ def test_auto_picks_the_fastest_measured_formulation_per_device():
     assert resolve_impl("auto", x, weight.detach()) == "sample"
     assert resolve_impl("torchvision", x, weight) == "torchvision"
     assert auto_impl(torch.device("cuda"), True) == "torchvision"  # not measured faster there
+
+
+@pytest.mark.parametrize("impl", ["sample", "sample_checkpoint"])
+def test_bf16_samples_where_the_offsets_say_far_from_the_origin(impl):
+    """Under bf16 autocast the sampling positions stay exact: bf16 holds 8 significant bits,
+    so a position like 300.5 computed in bf16 would round to a whole (even) pixel."""
+    width, groups = 320, 2
+    # Columns alternate 0, 1, 0, 1, ...: half a pixel to the right is 0.5 everywhere.
+    x = (torch.arange(width) % 2).float().expand(1, 4, 3, width).contiguous()
+    offset = torch.zeros(1, 2 * groups * 9, 3, width)
+    offset[:, 1::2] = 0.5  # dx of every tap of every group
+    weight = torch.zeros(1, 4, 3, 3)
+    weight[0, 0, 1, 1] = 1  # the centre tap of channel 0
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        out = modulated_deform_conv2d(
+            x.bfloat16(), offset.bfloat16(), None, weight, None, padding=1, impl=impl
+        )
+    assert out.dtype == torch.bfloat16  # what autocast gives the next layer
+    # The last column's right neighbour is outside (zero): 0.5 * its value.
+    expected = torch.full((width,), 0.5)
+    expected[-1] = 0.5 * float((width - 1) % 2)
+    torch.testing.assert_close(out[0, 0, 1].float(), expected, atol=0, rtol=0)

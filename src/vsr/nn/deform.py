@@ -120,7 +120,8 @@ def sample_columns(
         padding: zero padding of the base grid.
 
     Returns:
-        (n, G, Cin/G, kh·kw, Ho, Wo) samples, zero outside the input.
+        (n, G, Cin/G, kh·kw, Ho, Wo) samples, zero outside the input; in fp32 for
+        half-precision inputs.
     """
     n, cin, h, w = x.shape
     kh, kw = kernel_size
@@ -137,8 +138,13 @@ def sample_columns(
         # (zero) row/column keeps pixel coordinates meaningful and changes no sample.
         x = F.pad(x, (0, int(w == 1), 0, int(h == 1)))
         h, w = x.shape[-2:]
-    off = offset.view(n, groups, taps, 2, ho, wo)
-    dtype, device = offset.dtype, offset.device
+    # Positions and samples in fp32 whatever the network's precision: bf16 rounds a position
+    # like 300.5 to a whole pixel (8 significant bits), and CPU half-precision grid_sample
+    # returns wrong values on frames of ~128 px and more (as in `flow_warp`).
+    dtype = torch.promote_types(torch.promote_types(x.dtype, offset.dtype), torch.float32)
+    device = offset.device
+    # Contiguous first: a channels-last offset would make every operation below strided.
+    off = offset.to(dtype).contiguous().view(n, groups, taps, 2, ho, wo)
     # Base grid: output pixel + tap position - padding, tap index t = i·kw + j.
     ty = torch.arange(kh, device=device, dtype=dtype).repeat_interleave(kw)
     tx = torch.arange(kw, device=device, dtype=dtype).repeat(kh)
@@ -150,7 +156,7 @@ def sample_columns(
     grid = torch.stack((px * (2 / (w - 1)) - 1, py * (2 / (h - 1)) - 1), dim=-1)
     grid = grid.view(n * groups, taps * ho, wo, 2)
     samples = F.grid_sample(
-        x.reshape(n * groups, cin // groups, h, w).to(grid.dtype),
+        x.reshape(n * groups, cin // groups, h, w).to(dtype),
         grid,
         mode="bilinear",
         padding_mode="zeros",
@@ -172,9 +178,11 @@ def _sample_conv(
     taps = kh * kw
     samples = sample_columns(x, offset, (kh, kw), padding)  # (n, G, Cin/G, taps, Ho, Wo)
     groups, ho, wo = samples.shape[1], samples.shape[-2], samples.shape[-1]
+    mask = mask.to(samples.dtype).contiguous()  # channels-last: a strided, slow product
     cols = samples * mask.view(n, groups, 1, taps, ho, wo)
-    # Channel index g·(Cin/G) + c is the weight's input channel: (n, Cin·taps, Ho·Wo).
-    cols = cols.view(n, cin * taps, ho * wo)
+    # Channel index g·(Cin/G) + c is the weight's input channel: (n, Cin·taps, Ho·Wo); the
+    # product at x's precision (under autocast: the conv outputs', bf16 or fp16).
+    cols = cols.view(n, cin * taps, ho * wo).to(x.dtype)
     out = torch.matmul(weight.reshape(cout, cin * taps).to(cols.dtype), cols)
     out = out.view(n, cout, ho, wo)
     if bias is not None:
