@@ -274,3 +274,17 @@ def test_ablations_switch_the_restoration_recipes_too(experiment, ablation) -> N
     }[ablation]
     assert (generator.second_order, generator.grid_propagation, generator.alignment) == expected
     assert generator.is_low_res_input is False and cfg.data.scale == 1  # still the same-size task
+
+
+def test_a_denoising_run_writes_checkpoints_of_plain_data(tiny_run, tmp_path):
+    """An eval set's noise is an object in the config; the checkpoint holds its description,
+    so that the file loads with weights_only=True (vsr-test without --trust-checkpoint)."""
+    noisy_val = (
+        "data.val_sets=[{name: REDS4, split: reds4_val, clips: ['000'], max_frames: 3, "
+        "degradation: {_target_: vsr.data.corruptions.GaussianNoise, sigma: 50}}]"
+    )
+    args = [o for o in tiny_run if not o.startswith(("experiment=", "data.val_sets="))]
+    vsr_train(*args, "experiment=demo_denoise", noisy_val, "trainer.max_steps=1")
+    path = tmp_path / "logs" / "train" / "demo_denoise" / "checkpoints" / "last.ckpt"
+    ckpt = torch.load(path, map_location="cpu", weights_only=True)
+    assert ckpt["datamodule_hyper_parameters"]["val_sets"][0]["degradation"] == "noise sigma 50"

@@ -122,6 +122,11 @@ class VSRDataModule(LightningDataModule):
             if not isinstance(v, str)
         ]
         self.save_hyperparameters(ignore=objects or None)
+        # An eval set's corruption is kept as its description: a checkpoint must stay plain
+        # data, loadable with torch.load(weights_only=True).
+        for key in ("val_sets", "test_sets"):
+            if self.hparams.get(key):
+                self.hparams[key] = [_plain_set(spec) for spec in self.hparams[key]]
         self.source = DataSource(
             kind=kind,
             root=root,
@@ -341,3 +346,8 @@ class EpochLoader(StatefulDataLoader):
         state = dict(state_dict)
         self.sampler.set_epoch(state.pop("epoch", self.sampler.epoch))
         super().load_state_dict(state)
+
+
+def _plain_set(spec: Mapping[str, Any]) -> dict[str, Any]:
+    """An eval set's settings with a `Corruption` object replaced by its description."""
+    return {k: describe(v) if isinstance(v, Corruption) else v for k, v in dict(spec).items()}
