@@ -13,15 +13,14 @@ install: ## install vsr and everything it needs into the active Python environme
 	$(PYTHON) -m pip install torch==2.14.1 torchvision==0.29.1
 	$(PYTHON) -m pip install -e ".[dev,sweep,slurm]"
 
-# Tests run one torch thread each (tests/conftest.py), so one worker per core; the ONNX tests
-# share one worker (their xdist_group) so that the graph they share is exported once.
+# Tests run one torch thread each (tests/conftest.py), so one worker per core.
 TEST_WORKERS ?= 2
 
 test: ## run the fast test suite (no GPU, no network), TEST_WORKERS processes in parallel
-	$(PYTEST) -q -n $(TEST_WORKERS) --dist loadgroup
+	$(PYTEST) -q -n $(TEST_WORKERS)
 
 test-full: ## run every test, slow ones included
-	$(PYTEST) -q -n $(TEST_WORKERS) --dist loadgroup -m "not gpu or gpu"
+	$(PYTEST) -q -n $(TEST_WORKERS) -m "not gpu or gpu"
 
 lint: ## ruff lint and format check
 	$(PYTHON) -m ruff check src tests scripts

@@ -15,10 +15,6 @@ import vsr
 from vsr.export import export_onnx, export_weights, format_of, to_basicsr_keys
 from vsr.nn import BasicVSRPlusPlus
 
-# One worker runs every test of the shared ONNX export (tests/conftest.py: parity_onnx),
-# so that `make test`'s parallel workers export it once.
-pytestmark = pytest.mark.xdist_group("onnx")
-
 FRAMES = 5  # the clip length of the `parity_onnx` graph (conftest): the fixture's clip
 
 

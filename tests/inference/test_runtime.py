@@ -17,10 +17,6 @@ from vsr.inference.upscale import window_plan
 
 from .helpers import photo_clip
 
-# One worker runs every test of the shared ONNX export (tests/conftest.py: parity_onnx),
-# so that `make test`'s parallel workers export it once.
-pytestmark = pytest.mark.xdist_group("onnx")
-
 
 @pytest.fixture(scope="module")
 def graph(parity_onnx) -> OnnxNetwork:
