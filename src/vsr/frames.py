@@ -28,6 +28,17 @@ def natural_key(text: str) -> tuple:
     return parts, text
 
 
+def list_subdirs(directory: str | os.PathLike) -> list[str]:
+    """Names of the non-hidden sub-folders, in natural order ([] when `directory` is none)."""
+    try:
+        entries = list(os.scandir(directory))
+    except (FileNotFoundError, NotADirectoryError):
+        return []
+    return sorted(
+        (e.name for e in entries if e.is_dir() and not e.name.startswith(".")), key=natural_key
+    )
+
+
 def list_frames(directory: str | os.PathLike) -> tuple[Path, ...]:
     """Image files directly in a folder, in natural order (hidden files, folders and other
     suffixes ignored); an empty tuple when the folder does not exist."""

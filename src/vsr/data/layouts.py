@@ -66,7 +66,7 @@ from vsr.data.splits import (
     resolve_path,
     select_clips,
 )
-from vsr.frames import list_frames, natural_key
+from vsr.frames import list_frames, list_subdirs, natural_key
 
 LRSource = Literal["auto", "stored", "generate"]
 
@@ -106,17 +106,6 @@ class Layout:
     clips: dict[str, ClipFiles]
     lr_stored: bool
     problems: list[str] = field(default_factory=list)
-
-
-def list_subdirs(directory: Path) -> list[str]:
-    """Names of the non-hidden sub-folders, in natural order."""
-    try:
-        entries = list(os.scandir(directory))
-    except (FileNotFoundError, NotADirectoryError):
-        return []
-    return sorted(
-        (e.name for e in entries if e.is_dir() and not e.name.startswith(".")), key=natural_key
-    )
 
 
 def lr_folder_name(degradation: str, scale: int) -> str:

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Literal
 
 from vsr.data.backends.base import DataError
+from vsr.frames import list_subdirs
 
 DatasetKind = Literal["reds", "vimeo", "folder", "gopro", "dvd", "davis", "ldv"]
 Role = Literal["train", "eval"]
@@ -271,13 +272,5 @@ def detect_kind(root: str | os.PathLike) -> DatasetKind:
 def _is_ldv(root: Path) -> bool:
     """LDV as prepared for the NTIRE 2021 models: `GT/<clip>/001.png` beside `LQ/<clip>/`
     (`ffmpeg -i <clip>.mkv <clip>/%3d.png` numbers frames from 001)."""
-    if not (root / "LQ").is_dir():
-        return False
-    try:
-        first = min(
-            (e for e in os.scandir(root / "GT") if e.is_dir() and not e.name.startswith(".")),
-            key=lambda e: e.name,
-        )
-    except (FileNotFoundError, NotADirectoryError, ValueError):
-        return False
-    return (Path(first.path) / "001.png").is_file()
+    clips = list_subdirs(root / "GT")
+    return (root / "LQ").is_dir() and bool(clips) and (root / "GT" / clips[0] / "001.png").is_file()
