@@ -97,3 +97,7 @@ def test_bound_offsets_equals_nan_to_num_then_clamp_and_keeps_only_a_mask():
     assert offset.grad.tolist() == [0, 0, 0, 0, 0, 0, 0, 8, 9, 10]
     # For the backward pass, only the boolean mask (no copy of the offsets).
     assert [t.dtype for t in saved] == [torch.bool]
+    # Without a backward pass (inference, export): the same values.
+    with torch.no_grad():
+        torch.testing.assert_close(bound_offsets(offset, bound), reference)
+    torch.testing.assert_close(bound_offsets(offset.detach(), bound), reference.detach())

@@ -49,6 +49,19 @@ def test_sample_matches_torchvision(impl, n, c_in, c_out, groups, h, w):
         torch.testing.assert_close(got, want, rtol=1e-5, atol=1e-5, msg=f"grad {name}")
 
 
+@pytest.mark.parametrize("impl", ["sample", "sample_checkpoint"])
+def test_a_channels_last_input_gives_the_same_values_channels_last(impl):
+    """A channels-last network (the bf16 CPU layout) gets its next layer's layout back."""
+    tensors = _inputs(2, 8, 5, 2, 7, 5)
+    ref_out, ref_grads = _output_and_grads("torchvision", tensors)
+    x = tensors[0].detach().to(memory_format=torch.channels_last).requires_grad_()
+    out, grads = _output_and_grads(impl, [x, *tensors[1:]])
+    assert out.is_contiguous(memory_format=torch.channels_last) and not out.is_contiguous()
+    torch.testing.assert_close(out, ref_out, rtol=1e-5, atol=1e-5)
+    for got, want in zip(grads, ref_grads, strict=True):
+        torch.testing.assert_close(got, want, rtol=1e-5, atol=1e-5)
+
+
 def test_float32_at_network_shape():
     """float32 at the network's shapes: 2C = 32 input channels, 16 groups, 16x16."""
     tensors = [t.detach().float().requires_grad_() for t in _inputs(1, 32, 16, 16, 16, 16)]

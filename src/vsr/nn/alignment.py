@@ -25,8 +25,11 @@ def bound_offsets(offset: torch.Tensor, bound: float | torch.Tensor) -> torch.Te
     clamping there changes nothing else. `where` keeps only a boolean mask for the backward
     pass, where nan_to_num and clamp would each keep a copy of the offsets.
     """
-    detached = offset.detach()
     bound = torch.as_tensor(bound, dtype=offset.dtype, device=offset.device)
+    if not (torch.is_grad_enabled() and offset.requires_grad):
+        # No backward pass: two passes over the offsets instead of eight.
+        return torch.clamp(offset, -bound, bound).nan_to_num(0.0)
+    detached = offset.detach()
     inside = detached.abs() < bound  # False for NaN too; the bound itself, as clamp
     clamped = torch.where(torch.isnan(detached), torch.zeros_like(detached), detached)
     clamped = torch.maximum(torch.minimum(clamped, bound), -bound)
@@ -117,15 +120,20 @@ class FlowGuidedDeformableAlignment(nn.Module):
             (n, C, h, w) aligned feature.
         """
         # Condition order [warped_1, current, warped_2, flow_1, flow_2] is mmagic's.
-        cond = torch.cat([warped[0], feat_current, *warped[1:], *flows], dim=1)
+        # The flows at the features' precision: a bf16 network's conv would cast them anyway,
+        # and a mixed-precision cat would make the whole condition fp32 first.
+        flows_in = [flow.to(feat_current.dtype) for flow in flows]
+        cond = torch.cat([warped[0], feat_current, *warped[1:], *flows_in], dim=1)
         out = self.conv_offset(cond)
         k2g = self.kernel_size**2 * self.deform_groups
         offset = self.max_residue_magnitude * torch.tanh(out[:, : 2 * k2g])
         mask = torch.sigmoid(out[:, 2 * k2g :])
         # Offsets are (dy, dx) pairs, flows (dx, dy): flip and add each flow to its groups.
+        # Flow first: the sum takes the flows' layout (contiguous, fp32) rather than that of a
+        # channels-last bf16 conv output, which the sampling would have to copy.
         offset = torch.cat(
             [
-                chunk + flow.flip(1).repeat(1, chunk.shape[1] // 2, 1, 1)
+                flow.flip(1).repeat(1, chunk.shape[1] // 2, 1, 1) + chunk
                 for chunk, flow in zip(offset.chunk(self.order, dim=1), flows, strict=True)
             ],
             dim=1,
