@@ -36,8 +36,11 @@ def test_restores_a_video_at_its_own_size(tmp_path, same_size, capsys) -> None:
     with open_reader(out) as reader:
         written = list(reader)
     assert [f.shape for f in written] == [(34, 46, 3)] * 4
-    # What the library gives for the same frames, chunks and tiles (lossless: the same bytes).
-    expected = list(upscale_frames(frames(), net, chunk=2, overlap=1, tile=24, device="cpu"))
+    # What the library gives for the same frames, chunks, tiles and (default) precision
+    # (lossless: the same bytes).
+    expected = list(
+        upscale_frames(frames(), net, chunk=2, overlap=1, tile=24, device="cpu", precision="auto")
+    )
     assert all(np.array_equal(a, b) for a, b in zip(written, expected, strict=True))
 
 

@@ -206,7 +206,12 @@ def test_scene_cut_list_is_read_or_named(tmp_path, tiny_checkpoint, video, capsy
     assert "scene-cut list" in capsys.readouterr().err and not (tmp_path / "b.mp4").exists()
 
 
-def test_report_summarises_the_run(tmp_path, tiny_checkpoint, video):
+@pytest.mark.parametrize(("native_bf16", "expected"), [(True, "bf16"), (False, "fp32")])
+def test_report_summarises_the_run(
+    tmp_path, tiny_checkpoint, video, monkeypatch, native_bf16, expected
+):
+    # The default precision, auto, is bf16 on a CPU with native bf16 and fp32 on others.
+    monkeypatch.setattr("vsr.inference.upscale.cpu_supports_bf16", lambda: native_bf16)
     report = tmp_path / "run.json"
     out = tmp_path / "out.mp4"
     args = [video, str(out), "--checkpoint", tiny_checkpoint, "--report", str(report), "--quiet"]
@@ -214,7 +219,7 @@ def test_report_summarises_the_run(tmp_path, tiny_checkpoint, video):
     summary = json.loads(report.read_text())
     with open_reader(out) as reader:
         written = sum(1 for _ in reader)
-    assert summary["frames"] == written == 5 and summary["precision"] == "fp32"
+    assert summary["frames"] == written == 5 and summary["precision"] == expected
     assert summary["scene_cuts"] == [] and summary["streams"] == []
     assert summary["device"].startswith("cpu") and summary["output"] == str(out)
     assert summary["backend"] == "pytorch"

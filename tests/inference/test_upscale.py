@@ -17,6 +17,7 @@ from vsr.inference import (
     upscale_frames,
     upscale_video,
 )
+from vsr.inference.upscale import graph_device, resolve_precision
 from vsr.machine import cpu_supports_bf16
 from vsr.nn import BasicVSRPlusPlus
 from vsr.nn.checkpoint import CheckpointError
@@ -297,6 +298,33 @@ def test_bf16_on_the_cpu_is_close_to_fp32(model, clip, whole):
     out = list(upscale_frames(lr, model, chunk=len(lr), overlap=0, device="cpu", precision="bf16"))
     assert all(f.shape == w.shape and f.dtype == np.uint8 for f, w in zip(out, whole, strict=True))
     assert min(psnr(f, w) for f, w in zip(out, whole, strict=True)) > 40
+
+
+@pytest.mark.parametrize("native_bf16", [True, False])
+def test_auto_precision_is_bf16_on_a_cpu_with_native_bf16_else_fp32(
+    model, clip, monkeypatch, native_bf16
+):
+    monkeypatch.setattr("vsr.inference.upscale.cpu_supports_bf16", lambda: native_bf16)
+    lr = clip[1][:3]
+
+    def run(precision: str) -> np.ndarray:
+        return np.stack(
+            list(upscale_frames(lr, model, chunk=3, overlap=0, device="cpu", precision=precision))
+        )
+
+    auto, fp32 = run("auto"), run("fp32")
+    if native_bf16:
+        np.testing.assert_array_equal(auto, run("bf16"))
+        assert not np.array_equal(auto, fp32)
+    else:
+        np.testing.assert_array_equal(auto, fp32)
+
+
+def test_auto_precision_runs_an_exported_graph_at_its_own():
+    assert resolve_precision("auto", torch.device("cpu"), graph=True) == "fp32"
+    assert graph_device(None, "auto") == "cpu"
+    with pytest.raises(ValueError, match="--precision bf16"):
+        graph_device(None, "bf16")
 
 
 class OverflowsInHalf(torch.nn.Module):

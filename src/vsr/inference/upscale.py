@@ -77,6 +77,17 @@ def precision_context(device: torch.device, precision: str) -> contextlib.Abstra
     return torch.autocast(device.type, dtype=dtype)
 
 
+def resolve_precision(precision: str, device: torch.device, graph: bool = False) -> str:
+    """`precision`, with "auto" resolved for the device: bf16 on a CPU that computes it
+    natively (AVX-512 BF16 or AMX: 1.8x fp32's frames/s, docs/benchmarks.md); fp32 for an
+    exported graph, on other CPUs and on GPUs (reduced precision is not measured there)."""
+    if precision != "auto":
+        return precision
+    if not graph and device.type == "cpu" and cpu_supports_bf16():
+        return "bf16"
+    return "fp32"
+
+
 def to_uint8(frames: torch.Tensor) -> np.ndarray:
     """(t, 3, h, w) floats → (t, h, w, 3) uint8: clamp to [0, 1], scale, round half to even."""
     out = (frames.float().clamp(0, 1) * 255).round().to(torch.uint8)
@@ -149,7 +160,8 @@ def upscale_frames(
         tile: tile side in input pixels (0: whole frames).
         tile_overlap: input pixels shared by neighbouring tiles.
         device: "cuda", "mps", "cpu" or None for the best available.
-        precision: "fp32", or "bf16" / "fp16" autocast on a GPU.
+        precision: "fp32", "bf16" / "fp16" autocast (bf16 also on CPUs with AVX-512 BF16
+            or AMX), or "auto" (`resolve_precision`).
         scene_cuts: "off" (one clip), "auto" (a `CutDetector`, or give one to read its `cuts`
             afterwards), or the 0-based first frames of the shots: each shot is processed as a
             clip of its own, so propagation never crosses a cut.
@@ -165,6 +177,7 @@ def upscale_frames(
     if isinstance(model, OnnxNetwork):
         device = graph_device(device, precision)
     device = select_device(device)
+    precision = resolve_precision(precision, device, graph=isinstance(model, OnnxNetwork))
     autocast = precision_context(device, precision)  # checked before any frame is read
     starts_shot = shot_rule(scene_cuts)
     model = model.to(device).eval()
@@ -202,7 +215,7 @@ def graph_device(device: str | torch.device | None, precision: str) -> str:
             f"an ONNX graph runs on the CPU (ONNX Runtime's CPU execution provider), not "
             f"{device}: use --device cpu, or the PyTorch checkpoint on {device}"
         )
-    if precision != "fp32":
+    if precision not in ("fp32", "auto"):
         raise ValueError(
             f"an ONNX graph runs at the precision it was exported in, not --precision "
             f"{precision}: export with --half for fp16, or run the PyTorch checkpoint"
@@ -277,6 +290,7 @@ class UpscaleResult:
         seconds: wall time of the run.
         streams: what was done with each audio and subtitle stream of the input.
         cuts: the scene cuts the shots were split at (0-based first frames of new shots).
+        precision: the precision the network ran at ("auto" resolved).
     """
 
     output: Path
@@ -285,6 +299,7 @@ class UpscaleResult:
     seconds: float
     streams: list[CarriedStream] = field(default_factory=list)
     cuts: list[int] = field(default_factory=list)
+    precision: str = "fp32"
 
 
 def upscale_video(
@@ -357,6 +372,7 @@ def upscale_video(
     if onnx_graph:
         device = graph_device(device, precision)
     device = select_device(device)
+    precision = resolve_precision(precision, device, graph=onnx_graph)
     precision_context(device, precision)
     fps = check_fps(fps) if fps is not None else None
     check_writer_settings(dst, codec=codec, crf=crf, pix_fmt=pix_fmt, lossless=lossless)
@@ -463,4 +479,5 @@ def upscale_video(
         time.perf_counter() - start,
         list(getattr(writer, "carried", [])),
         cuts,
+        precision,
     )
