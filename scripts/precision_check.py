@@ -16,6 +16,7 @@ by up to a pixel.
 from __future__ import annotations
 
 import argparse
+import copy
 import time
 
 import numpy as np
@@ -78,7 +79,7 @@ def upscale_both(
         out[precision] = list(
             upscale_frames(
                 frames,
-                model,
+                copy.deepcopy(model),  # bf16 turns the network channels-last
                 chunk=len(frames),
                 overlap=0,
                 device=args.device,

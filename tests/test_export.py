@@ -153,6 +153,14 @@ def test_an_fp16_graph_stays_within_2e_3_of_fp32_on_real_frames(parity_model, tm
         expected = parity_model(lqs).numpy()
     assert got.dtype == np.float16
     assert np.abs(got.astype(np.float32) - expected).max() <= 2e-3
+    # vsr-upscale runs and reports it at its own precision, whatever --precision says.
+    from vsr.inference import VideoWriter, upscale_video
+
+    with VideoWriter(tmp_path / "in.mkv", 25, lossless=True) as writer:
+        for frame in (lqs[0].permute(0, 2, 3, 1).numpy() * 255).round().astype(np.uint8):
+            writer.write(frame)
+    result = upscale_video(tmp_path / "in.mkv", tmp_path / "out.mkv", report["path"])
+    assert result.precision == "fp16" and result.frames == 3
 
 
 def test_missing_onnx_packages_are_named_with_the_install_step(

@@ -87,6 +87,7 @@ def test_vsr_upscale_runs_an_exported_graph_on_a_video(graph, parity_onnx, tmp_p
     assert upscale_main([str(a) for a in [*args, "--report", report]]) == 0
     summary = json.loads(report.read_text())
     assert summary["backend"] == "onnxruntime" and summary["device"].startswith("cpu")
+    assert summary["precision"] == "fp32"  # the graph's own, not the CPU's bf16 default
     with open_reader(out) as reader:
         back = list(reader)
     with open_reader(src) as reader:

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import copy
 import logging
 from fractions import Fraction
 from pathlib import PurePosixPath
@@ -308,9 +309,9 @@ def test_auto_precision_is_bf16_on_a_cpu_with_native_bf16_else_fp32(
     lr = clip[1][:3]
 
     def run(precision: str) -> np.ndarray:
-        return np.stack(
-            list(upscale_frames(lr, model, chunk=3, overlap=0, device="cpu", precision=precision))
-        )
+        net = copy.deepcopy(model)  # bf16 makes a network channels-last; keep the shared one
+        frames = upscale_frames(lr, net, chunk=3, overlap=0, device="cpu", precision=precision)
+        return np.stack(list(frames))
 
     auto, fp32 = run("auto"), run("fp32")
     if native_bf16:

@@ -101,3 +101,31 @@ def test_bound_offsets_equals_nan_to_num_then_clamp_and_keeps_only_a_mask():
     with torch.no_grad():
         torch.testing.assert_close(bound_offsets(offset, bound), reference)
     torch.testing.assert_close(bound_offsets(offset.detach(), bound), reference.detach())
+
+
+def test_under_bf16_autocast_the_offsets_stay_fp32_flows_and_the_head_runs_in_bf16(monkeypatch):
+    """The offset head gets a bf16 input (its convs run in bf16), while the sampling offsets
+    are fp32: with the head at zero they are the flows exactly, 300.5 px included (bf16 would
+    give 300 or 302), and the bound beyond a 1922-px frame is not rounded to 1920."""
+    c, h, w = 8, 2, 1920
+    align = FlowGuidedDeformableAlignment(c, order=2, deform_groups=16).eval()
+    seen = {}
+    align.conv_offset[0].register_forward_pre_hook(lambda m, args: seen.update(head=args[0]))
+
+    def capture(x, offset, mask, *args, **kwargs):
+        seen["offset"] = offset
+        return torch.zeros(x.shape[0], c, h, w, dtype=torch.bfloat16)
+
+    monkeypatch.setattr("vsr.nn.alignment.modulated_deform_conv2d", capture)
+    flows = [torch.zeros(1, 2, h, w), torch.zeros(1, 2, h, w)]
+    flows[0][:, 0], flows[0][:, 1] = 300.5, 0.25  # dx, dy
+    flows[1][:, 0] = 1921.5  # beyond the last pixel, within the bound of w + 2
+    feats = [torch.rand(1, c, h, w, dtype=torch.bfloat16) for _ in range(2)]
+    with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16):
+        align(feats, feats, feats[0], flows)
+    assert seen["head"].dtype == torch.bfloat16
+    offset = seen["offset"]
+    assert offset.dtype == torch.float32
+    dy_dx = offset.view(1, 2, 8, 9, 2, h, w)  # [order][group][tap][dy, dx]
+    assert dy_dx[:, 0, :, :, 0].eq(0.25).all() and dy_dx[:, 0, :, :, 1].eq(300.5).all()
+    assert dy_dx[:, 1, :, :, 0].eq(0).all() and dy_dx[:, 1, :, :, 1].eq(1921.5).all()

@@ -79,8 +79,9 @@ def precision_context(device: torch.device, precision: str) -> contextlib.Abstra
 
 def resolve_precision(precision: str, device: torch.device, graph: bool = False) -> str:
     """`precision`, with "auto" resolved for the device: bf16 on a CPU that computes it
-    natively (AVX-512 BF16 or AMX: 1.8x fp32's frames/s, docs/benchmarks.md); fp32 for an
-    exported graph, on other CPUs and on GPUs (reduced precision is not measured there)."""
+    natively (AVX-512 BF16 or AMX: 1.8x fp32's frames/s, docs/benchmarks.md); fp32 on other
+    CPUs and on GPUs (reduced precision is not measured there), and for an exported graph,
+    which runs at the precision it was exported in (`OnnxNetwork.dtype`)."""
     if precision != "auto":
         return precision
     if not graph and device.type == "cpu" and cpu_supports_bf16():
@@ -398,6 +399,8 @@ def upscale_video(
                 model = OnnxNetwork(model, threads=torch.get_num_threads())
             else:
                 model = _load_checkpoint(model, trusted=trusted)
+        if isinstance(model, OnnxNetwork):  # its own precision, whatever was asked
+            precision = "fp16" if model.dtype == np.float16 else "fp32"
         chunk, overlap = window_plan(model, chunk, overlap)
         model_scale = getattr(model, "scale", None)
         if scale is not None and model_scale != scale:
@@ -445,7 +448,7 @@ def upscale_video(
                 tile=tile,
                 tile_overlap=tile_overlap,
                 device=device,
-                precision=precision,
+                precision="fp32" if isinstance(model, OnnxNetwork) else precision,
                 scene_cuts=scene_cuts,
             )
             for frame in outputs:

@@ -142,7 +142,8 @@ class FlowGuidedDeformableAlignment(nn.Module):
         # A diverged run's offsets (inf, NaN) must not crash the kernels: bounded just
         # beyond the frame, where every sample is zero.
         # The bound as a tensor of the frame's size: an exported graph keeps it symbolic.
-        offset = bound_offsets(offset, x.new_ones(()) * (max(x.shape[-2:]) + 2))
+        # In the offsets' dtype (fp32 under autocast): bf16 would round 1922 down to 1920.
+        offset = bound_offsets(offset, offset.new_ones(()) * (max(x.shape[-2:]) + 2))
         return modulated_deform_conv2d(
             x, offset, mask, self.weight, self.bias, padding=1, impl=self.deform_impl
         )
