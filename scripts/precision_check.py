@@ -11,6 +11,10 @@ With --gt-as-input the ground-truth frames themselves (4x larger, 256x192 for th
 upscaled as well: no ground truth exists for those outputs, so only the reduced-precision frames
 against the fp32 ones are reported, at a frame size where a bf16 sampling position would be off
 by up to a pixel.
+
+With --sigma S the checkpoint is a same-size denoiser: each clip's ground truth, made noisy at
+sigma S (RGB Gaussian noise, seeded by the clip's number), is the input, and the noisy input's
+own PSNR is printed beside the model's.
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ import numpy as np
 import torch
 
 from vsr import load_generator
+from vsr.data.corruptions import GaussianNoise
 from vsr.inference import open_reader, upscale_frames
 
 CLIPS = ("000", "011", "015", "020")
@@ -43,21 +48,31 @@ def main() -> None:
     parser.add_argument(
         "--gt-as-input", action="store_true", help="also upscale the ground-truth frames"
     )
+    parser.add_argument(
+        "--sigma", type=float, help="a same-size denoiser: the input is the noisy ground truth"
+    )
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     model = load_generator(args.checkpoint)
+    if (args.sigma is None) != (model.scale != 1):
+        parser.error(f"--sigma goes with a same-size checkpoint; this one is x{model.scale}")
     print("clip | fp32 dB | reduced dB | difference | reduced vs fp32 dB | frames/s fp32 / reduced")
     for clip in CLIPS:
-        with open_reader(f"{args.root}/train_sharp_bicubic/X4/{clip}") as reader:
-            lr = list(reader)
         with open_reader(f"{args.root}/train_sharp/{clip}") as reader:
             gt = list(reader)
+        if args.sigma is None:
+            with open_reader(f"{args.root}/train_sharp_bicubic/X4/{clip}") as reader:
+                lr = list(reader)
+        else:
+            noise = GaussianNoise(args.sigma)
+            lr = list(noise(np.stack(gt), np.random.default_rng(int(clip))))
         out, speed = upscale_both(model, lr, args)
         full, reduced = psnr(out["fp32"], gt), psnr(out[args.precision], gt)
         print(
             f"{clip} | {full:.3f} | {reduced:.3f} | {reduced - full:+.3f} | "
             f"{psnr(out[args.precision], out['fp32']):.2f} | "
             f"{speed['fp32']:.2f} / {speed[args.precision]:.2f}"
+            + (f" | noisy input {psnr(lr, gt):.3f}" if args.sigma is not None else "")
         )
         if args.gt_as_input:
             out, speed = upscale_both(model, gt, args)
