@@ -51,9 +51,12 @@ def main() -> None:
     parser.add_argument(
         "--sigma", type=float, help="a same-size denoiser: the input is the noisy ground truth"
     )
+    parser.add_argument(
+        "--trust-checkpoint", action="store_true", help="allow a checkpoint that pickles objects"
+    )
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
-    model = load_generator(args.checkpoint)
+    model = load_generator(args.checkpoint, trusted=args.trust_checkpoint)
     if (args.sigma is None) != (model.scale != 1):
         parser.error(f"--sigma goes with a same-size checkpoint; this one is x{model.scale}")
     print("clip | fp32 dB | reduced dB | difference | reduced vs fp32 dB | frames/s fp32 / reduced")
