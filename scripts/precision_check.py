@@ -93,11 +93,12 @@ def upscale_both(
     """The clip upscaled whole at fp32 and at args.precision, with each one's frames/s."""
     out, speed = {}, {}
     for precision in ("fp32", args.precision):
+        net = copy.deepcopy(model)  # bf16 turns the network channels-last
         start = time.perf_counter()
         out[precision] = list(
             upscale_frames(
                 frames,
-                copy.deepcopy(model),  # bf16 turns the network channels-last
+                net,
                 chunk=len(frames),
                 overlap=0,
                 device=args.device,

@@ -399,8 +399,10 @@ def upscale_video(
                 model = OnnxNetwork(model, threads=torch.get_num_threads())
             else:
                 model = _load_checkpoint(model, trusted=trusted)
-        if isinstance(model, OnnxNetwork):  # its own precision, whatever was asked
-            precision = "fp16" if model.dtype == np.float16 else "fp32"
+        # What runs: an exported graph's own precision (`precision` is then fp32, checked).
+        ran_at = precision
+        if isinstance(model, OnnxNetwork):
+            ran_at = "fp16" if model.dtype == np.float16 else "fp32"
         chunk, overlap = window_plan(model, chunk, overlap)
         model_scale = getattr(model, "scale", None)
         if scale is not None and model_scale != scale:
@@ -434,7 +436,7 @@ def upscale_video(
             output,
             f" ({w * model_scale}x{h * model_scale}, x{model_scale})" if model_scale else "",
             device,
-            precision,
+            ran_at,
         )
         total = reader.num_frames
         if progress is not None:
@@ -448,7 +450,7 @@ def upscale_video(
                 tile=tile,
                 tile_overlap=tile_overlap,
                 device=device,
-                precision="fp32" if isinstance(model, OnnxNetwork) else precision,
+                precision=precision,
                 scene_cuts=scene_cuts,
             )
             for frame in outputs:
@@ -482,5 +484,5 @@ def upscale_video(
         time.perf_counter() - start,
         list(getattr(writer, "carried", [])),
         cuts,
-        precision,
+        ran_at,
     )
