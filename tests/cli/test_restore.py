@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from vsr.cli.upscale import restore_main
+from vsr.cli.upscale import main, restore_main
 from vsr.inference import VideoWriter, open_reader, upscale_frames
 from vsr.nn import BasicVSRPlusPlus
 
@@ -42,6 +42,25 @@ def test_restores_a_video_at_its_own_size(tmp_path, same_size, capsys) -> None:
         upscale_frames(frames(), net, chunk=2, overlap=1, tile=24, device="cpu", precision="auto")
     )
     assert all(np.array_equal(a, b) for a, b in zip(written, expected, strict=True))
+
+
+def test_vsr_upscale_runs_a_same_size_checkpoint_as_vsr_restore_does(tmp_path, same_size) -> None:
+    _, checkpoint = same_size
+    src = tmp_path / "noisy"
+    src.mkdir()
+    from PIL import Image
+
+    for i, frame in enumerate(frames(3)):
+        Image.fromarray(frame).save(src / f"{i:03d}.png")
+    outputs = {}
+    for name, entry in (("upscale", main), ("restore", restore_main)):
+        out = tmp_path / name
+        assert entry([str(src), str(out), "--checkpoint", str(checkpoint), "--quiet"]) == 0
+        outputs[name] = [np.asarray(Image.open(p)) for p in sorted(out.glob("*.png"))]
+    assert [f.shape for f in outputs["upscale"]] == [(34, 46, 3)] * 3
+    assert all(
+        np.array_equal(a, b) for a, b in zip(outputs["upscale"], outputs["restore"], strict=True)
+    )
 
 
 def test_a_x4_checkpoint_is_refused_before_any_frame(tmp_path, capsys) -> None:

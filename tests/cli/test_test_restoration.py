@@ -72,5 +72,6 @@ def test_a_x4_checkpoint_on_a_same_size_preset_is_refused(set8, tmp_path) -> Non
     result = vsr_test("--checkpoint", x4, "--bench", f"set8={set8}", "--device", "cpu")
     assert result.returncode != 0
     assert (
-        "set8 is a same-size restoration benchmark, but the checkpoint holds a x4" in result.stderr
+        f"set8 is a same-size restoration benchmark, but the checkpoint {x4} holds a x4"
+        in result.stderr
     )

@@ -159,6 +159,22 @@ def test_compression_is_a_real_codec_and_reproducible() -> None:
     assert odd.shape == (3, 31, 45, 3)
 
 
+def test_a_crf_range_draws_per_window_from_the_generator() -> None:
+    """Training's path: one CRF drawn from the range per window, so the same seed gives the
+    same compressed frames, and the drawn CRF's own encode is what comes back."""
+    frames = np.stack([rd.gt_frame("clip", i, 64, 96) for i in range(4)])
+    ranged = VideoCompression(codec="libx264", crf=(18, 40))
+    a = ranged(frames, np.random.default_rng(7))
+    b = VideoCompression(codec="libx264", crf=(18, 40))(frames, np.random.default_rng(7))
+    np.testing.assert_array_equal(a, b)
+    drawn = int(np.random.default_rng(7).integers(18, 41))  # numpy's integers: [low, high)
+    np.testing.assert_array_equal(a, VideoCompression(codec="libx264", crf=drawn)(frames, None))
+    seeds = range(8)
+    outputs = [ranged(frames, np.random.default_rng(s)).tobytes() for s in seeds]
+    crfs = {int(np.random.default_rng(s).integers(18, 41)) for s in seeds}
+    assert len(set(outputs)) == len(crfs)  # one encode per drawn CRF, no other randomness
+
+
 def test_compression_settings_are_checked_at_once() -> None:
     with pytest.raises(ValueError, match="codec='libvpx'"):
         VideoCompression(codec="libvpx")

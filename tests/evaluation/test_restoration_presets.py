@@ -9,11 +9,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from PIL import Image
 from torch import nn
 
 import benchdata
 import restoration_data as rd
 from vsr.data.corruptions import GaussianNoise
+from vsr.data.splits import DVD_TEST_CLIPS
 from vsr.evaluation.benchmarks import parse_bench
 from vsr.evaluation.evaluate import evaluate
 from vsr.metrics import calculate_psnr, calculate_ssim
@@ -37,6 +39,29 @@ class Blend(nn.Module):
         return 0.5 * lqs + 0.25
 
 
+def noisy_psnr(levels: np.ndarray, sigma: float) -> float:
+    """The expected PSNR of clip(v + n, 0, 255) for the clean levels v, n ~ N(0, sigma^2):
+    the error integrated numerically over the levels, plus rounding's 1/12."""
+    n = np.linspace(-6 * sigma, 6 * sigma, 4001)
+    weight = np.exp(-0.5 * (n / sigma) ** 2)
+    weight /= weight.sum()
+    values, counts = np.unique(levels, return_counts=True)
+    mse = [((np.clip(v + n, 0, 255) - v) ** 2 * weight).sum() + 1 / 12 for v in values]
+    return 10 * math.log10(255**2 / np.average(mse, weights=counts))
+
+
+def read(path: Path) -> np.ndarray:
+    return np.asarray(Image.open(path).convert("RGB"))
+
+
+def dvd_with_its_test_clips(root: Path) -> Path:
+    """DVD's 10 test clips (the preset scores all of them) and a training clip, 3 frames each."""
+    base = root / "quantitative_datasets"
+    for clip in (*DVD_TEST_CLIPS, "IMG_0100"):
+        rd.write_pair(base / "GT" / clip, base / "LQ" / clip, clip, 3, "{:05d}.jpg")
+    return root
+
+
 @pytest.fixture(scope="module")
 def roots(tmp_path_factory) -> dict[str, Path]:
     base = tmp_path_factory.mktemp("restore")
@@ -46,6 +71,8 @@ def roots(tmp_path_factory) -> dict[str, Path]:
             rd.write(set8 / clip / f"{i:05d}.png", rd.gt_frame(clip, i))
     return {
         "gopro": rd.make_gopro(base / "GoPro", frames=3),
+        "dvd": dvd_with_its_test_clips(base / "DVD"),
+        "davis": rd.make_davis(base / "DAVIS", frames=3),
         "ldv": rd.make_ldv(base / "LDV", frames=3),
         "set8": set8,
     }
@@ -80,20 +107,48 @@ def test_set8_noise_has_the_asked_sigma_and_is_the_same_every_run(roots, sigma) 
     bench = parse_bench(f"set8={roots['set8']}").replace(degradation=GaussianNoise(sigma=sigma))
     first, again = evaluate(Identity(), bench), evaluate(Identity(), bench)
     assert first.psnr == again.psnr  # seeded per clip
-    # The expected error of clip(v + n, 0, 255) for each GT level v, n ~ N(0, sigma^2), plus
-    # rounding's 1/12: integrated numerically over the levels of the clean frames.
     levels = np.concatenate(
         [rd.gt_frame(c, i).ravel() for c in ("tractor", "park_joy") for i in range(3)]
     )
-    n = np.linspace(-6 * sigma, 6 * sigma, 4001)
-    weight = np.exp(-0.5 * (n / sigma) ** 2)
-    weight /= weight.sum()
-    values, counts = np.unique(levels, return_counts=True)
-    mse = [((np.clip(v + n, 0, 255) - v) ** 2 * weight).sum() + 1 / 12 for v in values]
-    expected = 10 * math.log10(255**2 / np.average(mse, weights=counts))
-    assert first.input_psnr == pytest.approx(expected, abs=0.1)
+    assert first.input_psnr == pytest.approx(noisy_psnr(levels, sigma), abs=0.1)
     assert first.psnr == first.input_psnr  # the identity scores as its input
     assert first.protocol["degradation"] == f"noise sigma {sigma:g}"
+
+
+def test_dvd_scores_its_test_clips_on_the_stored_blurred_jpgs(roots) -> None:
+    root = roots["dvd"]
+    result = evaluate(Blend(), parse_bench(f"dvd={root}"))
+    assert sorted(result.clips) == sorted(DVD_TEST_CLIPS)  # not the training clip IMG_0100
+    frames = [f"{i:05d}.jpg" for i in range(3)]
+    base = root / "quantitative_datasets"
+    gt = [read(base / "GT" / "IMG_0003" / f) for f in frames]
+    lq = [read(base / "LQ" / "IMG_0003" / f) for f in frames]
+    out = [
+        np.rint(np.clip(0.5 * b.astype(np.float64) / 255 + 0.25, 0, 1) * 255).astype(np.uint8)
+        for b in lq
+    ]
+    score = result.clips["IMG_0003"]
+    assert score.frame_psnr == pytest.approx(
+        [calculate_psnr(o, g) for o, g in zip(out, gt, strict=True)], abs=1e-6
+    )
+    assert score.input_psnr == pytest.approx(
+        np.mean([calculate_psnr(b, g) for b, g in zip(lq, gt, strict=True)])
+    )
+    assert result.protocol["channel"] == "RGB" and result.protocol["crop_border"] == 0
+
+
+def test_davis_adds_the_asked_noise_to_every_clip_the_same_every_run(roots) -> None:
+    bench = parse_bench(f"davis={roots['davis']}")
+    first, again = evaluate(Identity(), bench), evaluate(Identity(), bench)
+    assert list(first.clips) == list(rd.DAVIS)  # split "all": the train and val lists alike
+    assert [c.frame_psnr for c in first.clips.values()] == [
+        c.frame_psnr for c in again.clips.values()
+    ]
+    frames = roots["davis"] / "JPEGImages" / "480p"
+    levels = np.concatenate([read(p).ravel() for p in sorted(frames.glob("*/*.jpg"))])
+    assert first.input_psnr == pytest.approx(noisy_psnr(levels, 50), abs=0.1)
+    assert first.psnr == first.input_psnr
+    assert first.protocol["degradation"] == "noise sigma 50"
 
 
 def test_ldv_uses_the_spatial_ensemble(roots) -> None:

@@ -386,11 +386,12 @@ def model_scale(model: nn.Module) -> int:
     return int(getattr(model, "scale", 4))
 
 
-def check_task(model: nn.Module, benchmark: Benchmark) -> None:
+def check_task(model: nn.Module, benchmark: Benchmark, checkpoint: Path | None = None) -> None:
     """Refuse a x4 network on a same-size benchmark, and the reverse, before any work.
 
     Raises:
-        ValueError: the network's scale is not the benchmark's; the message names both.
+        ValueError: the network's scale is not the benchmark's; the message names both (and
+            the checkpoint file, when given).
     """
     scale = model_scale(model)
     if scale == benchmark.scale:
@@ -398,7 +399,8 @@ def check_task(model: nn.Module, benchmark: Benchmark) -> None:
     network = f"a x{scale} super-resolver" if scale > 1 else "a same-size restoration network"
     fits = [b for b, preset in BENCHMARKS.items() if preset.scale == scale]
     raise ValueError(
-        f"{benchmark.name} is a {benchmark.task} benchmark, but the checkpoint holds {network}: "
+        f"{benchmark.name} is a {benchmark.task} benchmark, but the checkpoint"
+        f"{f' {checkpoint}' if checkpoint else ''} holds {network}: "
         f"score it on {', '.join(fits)}"
     )
 
@@ -587,7 +589,7 @@ def evaluate_checkpoint(
     model = vsr.load_generator(checkpoint, ema=ema, trusted=trusted, **overrides)
     scale = model_scale(model)
     for benchmark in benchmarks:
-        check_task(model, benchmark)
+        check_task(model, benchmark, checkpoint)
     datasets = [
         load_benchmark(
             b, scale=scale, lr_source=lr_source, max_frames=max_frames, max_clips=max_clips
