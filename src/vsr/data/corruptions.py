@@ -107,8 +107,9 @@ class GaussianNoise(Corruption):
         return f"noise sigma {lo:g}" if lo == hi else f"noise sigma U[{lo:g}, {hi:g}]"
 
 
-# Encoders and what their CRF means (both: 0 best, 51 worst).
+# Encoders and their decoders. Both take a CRF or a QP in [0, 51] (0 best, 51 worst).
 _ENCODERS = {"libx264": "h264", "libx265": "hevc"}
+_DEFAULT_CRF = (20, 35)
 
 
 class VideoCompression(Corruption):
@@ -117,32 +118,40 @@ class VideoCompression(Corruption):
     Args:
         codec: `libx264` (H.264) or `libx265` (H.265).
         crf: constant rate factor: a number, or a [low, high] range to draw one integer per
-            window from.
+            window from. The default, [20, 35], when `qp` is not given either.
+        qp: a constant quantiser instead of a CRF (as the clips of the NTIRE 2021 fixed-QP
+            tracks were made: HEVC at QP 37): a number or a [low, high] range, like `crf`.
         preset: the encoder's speed preset (`veryfast`, `medium`, ...).
         gop: frames between key frames (None: the encoder's default).
         downsample: `bi` / `bd` to downsample first (None: same size).
 
     Raises:
-        ValueError: an unknown codec, a CRF outside [0, 51], or settings the installed FFmpeg
-            cannot encode (checked at once, on a tiny clip, not hours into training).
+        ValueError: an unknown codec, both `crf` and `qp`, a value outside [0, 51], or
+            settings the installed FFmpeg cannot encode (checked at once, on a tiny clip, not
+            hours into training).
     """
 
     def __init__(
         self,
         codec: str = "libx264",
-        crf: int | Sequence[int] = (20, 35),
+        crf: int | Sequence[int] | None = None,
+        qp: int | Sequence[int] | None = None,
         preset: str = "veryfast",
         gop: int | None = None,
         downsample: str | None = None,
     ) -> None:
+        if crf is not None and qp is not None:
+            raise ValueError(f"crf={crf!r} and qp={qp!r}: set one rate control, not both")
+        self.rate_control = "qp" if qp is not None else "crf"
+        value = qp if qp is not None else (_DEFAULT_CRF if crf is None else crf)
+        self.rate = value if isinstance(value, int | float) else tuple(value)
         self.codec = codec
-        self.crf = crf if isinstance(crf, int | float) else tuple(crf)
         self.preset = preset
         self.gop = gop
         self.downsample = downsample
         if self.codec not in _ENCODERS:
             raise ValueError(f"codec={self.codec!r}: expected one of {', '.join(_ENCODERS)}")
-        _range(self.crf, "crf", 0, 51)
+        lo, _ = _range(self.rate, self.rate_control, 0, 51)
         try:
             import av
         except ImportError as err:  # pragma: no cover - av is a dependency
@@ -153,32 +162,36 @@ class VideoCompression(Corruption):
                 "has no such encoder"
             )
         try:
-            self.encode(np.zeros((2, 16, 16, 3), np.uint8), int(_range(self.crf, "crf", 0, 51)[0]))
+            self.encode(np.zeros((2, 16, 16, 3), np.uint8), int(lo))
         except Exception as err:
             raise ValueError(
                 f"the installed FFmpeg cannot encode with codec={self.codec!r} "
-                f"preset={self.preset!r} crf={self.crf!r}: {err}"
+                f"preset={self.preset!r} {self.rate_control}={self.rate!r}: {err}"
             ) from err
 
     def __call__(self, frames: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-        lo, hi = _range(self.crf, "crf", 0, 51)
-        crf = int(lo) if lo == hi else int(rng.integers(int(lo), int(hi) + 1))
-        return self.encode(frames, crf)
+        lo, hi = _range(self.rate, self.rate_control, 0, 51)
+        value = int(lo) if lo == hi else int(rng.integers(int(lo), int(hi) + 1))
+        return self.encode(frames, value)
 
-    def encode(self, frames: np.ndarray, crf: int) -> np.ndarray:
-        """`frames` (t, h, w, 3) uint8 after encoding at `crf` and decoding: same shape.
+    def encode(self, frames: np.ndarray, value: int) -> np.ndarray:
+        """`frames` (t, h, w, 3) uint8 after encoding at CRF (or QP) `value` and decoding:
+        same shape.
 
         Frames are padded by edge replication to a size the encoder takes, and cropped back:
-        yuv420p needs even sizes, and libx265 aborts the process on some small widths (48), so
-        its input is padded to multiples of 32.
+        yuv420p needs even sizes; libx265 aborts the process on some small widths (48), so its
+        input is padded to multiples of 32; libx264 reads the rows' alignment padding (left
+        unset by the colour conversion) and its output then varied from run to run (up to half
+        of the runs on a loaded machine, at a width of 96), so its width is padded to a multiple of 64, where the
+        rows have no padding.
         """
         import av
 
         t, h, w = frames.shape[:3]
-        step = 32 if self.codec == "libx265" else 2
-        pad_h, pad_w = -h % step, -w % step
+        step_h, step_w = (32, 32) if self.codec == "libx265" else (2, 64)
+        pad_h, pad_w = -h % step_h, -w % step_w
         padded = np.pad(frames, ((0, 0), (0, pad_h), (0, pad_w), (0, 0)), mode="edge")
-        options = {"crf": str(crf), "preset": self.preset}
+        options = {self.rate_control: str(value), "preset": self.preset}
         if self.codec == "libx265":
             options["x265-params"] = "log-level=error:pools=none:frame-threads=1"
         # Codec contexts without a container, one thread each: the same frames every run.
@@ -206,6 +219,6 @@ class VideoCompression(Corruption):
         return np.stack(decoded)[:, :h, :w]
 
     def describe(self) -> str:
-        lo, hi = _range(self.crf, "crf", 0, 51)
-        crf = f"{lo:g}" if lo == hi else f"U{{{lo:g}..{hi:g}}}"
-        return f"{self.codec} crf {crf}"
+        lo, hi = _range(self.rate, self.rate_control, 0, 51)
+        value = f"{lo:g}" if lo == hi else f"U{{{lo:g}..{hi:g}}}"
+        return f"{self.codec} {self.rate_control} {value}"
