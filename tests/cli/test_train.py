@@ -20,6 +20,8 @@ from vsr.config import config_dir
 EXPERIMENTS = sorted(p.stem for p in (Path(config_dir()) / "experiment").glob("*.yaml"))
 # The NTIRE 2021 network trained on LDV's stored pairs instead of clips compressed on the fly.
 LDV_DECOMPRESS = "basicvsrpp_decompress data=ldv"
+# An ablation switch on a restoration recipe, run (not only composed).
+DENOISE_BASELINE = "basicvsrpp_denoise ablation=baseline"
 
 
 def vsr_train(*args: str, env: dict | None = None, cwd: Path | None = None, timeout=600):
@@ -85,9 +87,10 @@ SAME_SIZE_DATA = {
     ),
     LDV_DECOMPRESS: (restoration_data.make_ldv, "{name: LDV, clips: ['001'], max_frames: 3}"),
 }
+SAME_SIZE_DATA[DENOISE_BASELINE] = SAME_SIZE_DATA["basicvsrpp_denoise"]
 
 
-@pytest.mark.parametrize("experiment", [*EXPERIMENTS, LDV_DECOMPRESS])
+@pytest.mark.parametrize("experiment", [*EXPERIMENTS, LDV_DECOMPRESS, DENOISE_BASELINE])
 def test_every_experiment_composes_and_runs_one_batch(experiment, tiny_run, demo_root, tmp_path):
     """fast_dev_run of each experiment with a tiny model on small data of its layout."""
     from vsr.training import train
@@ -259,7 +262,7 @@ def test_optuna_sweep_runs_trials_and_reports_the_best(tiny_run, tmp_path):
     assert trials == ["0", "1"]
 
 
-@pytest.mark.parametrize("experiment", sorted(SAME_SIZE_DATA))
+@pytest.mark.parametrize("experiment", sorted(set(SAME_SIZE_DATA) - {DENOISE_BASELINE}))
 @pytest.mark.parametrize("ablation", ["baseline", "second_order", "grid", "basicvsrpp"])
 def test_ablations_switch_the_restoration_recipes_too(experiment, ablation) -> None:
     with initialize_config_dir(config_dir=config_dir(), version_base="1.3"):
