@@ -11,6 +11,7 @@ import pytest
 import torch
 from hydra import compose, initialize_config_dir
 from hydra.core.hydra_config import HydraConfig
+from hydra.utils import instantiate
 from omegaconf import open_dict
 
 import restoration_data
@@ -291,3 +292,15 @@ def test_a_denoising_run_writes_checkpoints_of_plain_data(tiny_run, tmp_path):
     path = tmp_path / "logs" / "train" / "demo_denoise" / "checkpoints" / "last.ckpt"
     ckpt = torch.load(path, map_location="cpu", weights_only=True)
     assert ckpt["datamodule_hyper_parameters"]["val_sets"][0]["degradation"] == "noise sigma 50"
+
+
+def test_the_decompression_recipe_trains_at_constant_qps_with_the_readme_override() -> None:
+    overrides = [
+        "experiment=basicvsrpp_decompress",
+        "data.degradation.crf=null",
+        "+data.degradation.qp=[32,42]",
+    ]
+    with initialize_config_dir(config_dir=config_dir(), version_base="1.3"):
+        cfg = compose("train", overrides=overrides)
+    degradation = instantiate(cfg.data.degradation)
+    assert degradation.describe() == "libx265 qp U{32..42}"

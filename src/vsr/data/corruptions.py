@@ -2,7 +2,7 @@
 compression, made on the fly from clean frames.
 
 A corruption turns a (t, h, w, 3) uint8 window into the network's input, drawing what it
-draws (a noise level, a CRF) from the generator it is given: training passes the sample's
+draws (a noise level, a CRF or QP) from the generator it is given: training passes the sample's
 generator (seed, epoch, rank, index), evaluation `clip_rng(clip)`, so a test set is the same
 every run. `downsample` names a BI/BD downsampling applied first (None: same size).
 
@@ -10,8 +10,8 @@ every run. `downsample` names a BI/BD downsampling applied first (None: same siz
   window drawn from a range (BasicVSR++'s denoising recipe: U[0, 50]) or fixed (evaluation at
   sigma 50); the noisy frame is rounded and clipped to uint8, as a noisy 8-bit video is.
 * `VideoCompression`: the window is encoded by a real encoder through PyAV (FFmpeg's libx264 or
-  libx265, yuv420p, one thread so the bytes are the same every run) at a CRF drawn from a range,
-  and decoded back: the artefacts a compressed-video enhancer is trained to remove, with the
+  libx265, yuv420p, one thread so the bytes are the same every run) at a CRF (or a constant QP)
+  drawn from a range, and decoded back: the artefacts a compressed-video enhancer is trained to remove, with the
   temporal structure of a real codec (I/P/B frames, motion compensation).
 """
 
@@ -119,11 +119,12 @@ class VideoCompression(Corruption):
         codec: `libx264` (H.264) or `libx265` (H.265).
         crf: constant rate factor: a number, or a [low, high] range to draw one integer per
             window from. The default, [20, 35], when `qp` is not given either.
-        qp: a constant quantiser instead of a CRF (as the clips of the NTIRE 2021 fixed-QP
-            tracks were made: HEVC at QP 37): a number or a [low, high] range, like `crf`.
         preset: the encoder's speed preset (`veryfast`, `medium`, ...).
         gop: frames between key frames (None: the encoder's default).
         downsample: `bi` / `bd` to downsample first (None: same size).
+        qp: a constant quantiser instead of a CRF, a number or a [low, high] range like
+            `crf` (similar to the NTIRE 2021 fixed-QP tracks' clips, HEVC at QP 37, which were
+            made with the HM reference encoder, not x265).
 
     Raises:
         ValueError: an unknown codec, both `crf` and `qp`, a value outside [0, 51], or
@@ -131,27 +132,32 @@ class VideoCompression(Corruption):
             hours into training).
     """
 
+    qp: int | tuple[int, int] | None = None  # files pickled before `qp` existed: a CRF
+
     def __init__(
         self,
         codec: str = "libx264",
         crf: int | Sequence[int] | None = None,
-        qp: int | Sequence[int] | None = None,
         preset: str = "veryfast",
         gop: int | None = None,
         downsample: str | None = None,
+        *,
+        qp: int | Sequence[int] | None = None,
     ) -> None:
         if crf is not None and qp is not None:
             raise ValueError(f"crf={crf!r} and qp={qp!r}: set one rate control, not both")
-        self.rate_control = "qp" if qp is not None else "crf"
-        value = qp if qp is not None else (_DEFAULT_CRF if crf is None else crf)
-        self.rate = value if isinstance(value, int | float) else tuple(value)
+        if crf is None and qp is None:
+            crf = _DEFAULT_CRF
         self.codec = codec
+        self.crf = None if crf is None else crf if isinstance(crf, int | float) else tuple(crf)
+        self.qp = None if qp is None else qp if isinstance(qp, int | float) else tuple(qp)
         self.preset = preset
         self.gop = gop
         self.downsample = downsample
         if self.codec not in _ENCODERS:
             raise ValueError(f"codec={self.codec!r}: expected one of {', '.join(_ENCODERS)}")
-        lo, _ = _range(self.rate, self.rate_control, 0, 51)
+        name, rate = self._rate()
+        lo, _ = _range(rate, name, 0, 51)
         try:
             import av
         except ImportError as err:  # pragma: no cover - av is a dependency
@@ -166,11 +172,16 @@ class VideoCompression(Corruption):
         except Exception as err:
             raise ValueError(
                 f"the installed FFmpeg cannot encode with codec={self.codec!r} "
-                f"preset={self.preset!r} {self.rate_control}={self.rate!r}: {err}"
+                f"preset={self.preset!r} {name}={rate!r}: {err}"
             ) from err
 
+    def _rate(self) -> tuple[str, int | tuple[int, int]]:
+        """The rate control in use, `crf` or `qp`, and its value or range."""
+        return ("qp", self.qp) if self.qp is not None else ("crf", self.crf)
+
     def __call__(self, frames: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-        lo, hi = _range(self.rate, self.rate_control, 0, 51)
+        name, rate = self._rate()
+        lo, hi = _range(rate, name, 0, 51)
         value = int(lo) if lo == hi else int(rng.integers(int(lo), int(hi) + 1))
         return self.encode(frames, value)
 
@@ -180,10 +191,10 @@ class VideoCompression(Corruption):
 
         Frames are padded by edge replication to a size the encoder takes, and cropped back:
         yuv420p needs even sizes; libx265 aborts the process on some small widths (48), so its
-        input is padded to multiples of 32; libx264 reads the rows' alignment padding (left
-        unset by the colour conversion) and its output then varied from run to run (up to half
-        of the runs on a loaded machine, at a width of 96), so its width is padded to a multiple of 64, where the
-        rows have no padding.
+        input is padded to multiples of 32. libx264's input width is padded to a multiple of
+        64: at a width of 96 its output for the same frames and CRF varied from one encode to
+        the next on a loaded machine (up to half of them), at widths that are multiples of 64
+        it did not (measured; the cause inside x264 or FFmpeg is not known).
         """
         import av
 
@@ -191,7 +202,7 @@ class VideoCompression(Corruption):
         step_h, step_w = (32, 32) if self.codec == "libx265" else (2, 64)
         pad_h, pad_w = -h % step_h, -w % step_w
         padded = np.pad(frames, ((0, 0), (0, pad_h), (0, pad_w), (0, 0)), mode="edge")
-        options = {self.rate_control: str(value), "preset": self.preset}
+        options = {self._rate()[0]: str(value), "preset": self.preset}
         if self.codec == "libx265":
             options["x265-params"] = "log-level=error:pools=none:frame-threads=1"
         # Codec contexts without a container, one thread each: the same frames every run.
@@ -219,6 +230,7 @@ class VideoCompression(Corruption):
         return np.stack(decoded)[:, :h, :w]
 
     def describe(self) -> str:
-        lo, hi = _range(self.rate, self.rate_control, 0, 51)
+        name, rate = self._rate()
+        lo, hi = _range(rate, name, 0, 51)
         value = f"{lo:g}" if lo == hi else f"U{{{lo:g}..{hi:g}}}"
-        return f"{self.codec} {self.rate_control} {value}"
+        return f"{self.codec} {name} {value}"
