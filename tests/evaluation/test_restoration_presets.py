@@ -39,6 +39,21 @@ class Blend(nn.Module):
         return 0.5 * lqs + 0.25
 
 
+def assert_blend_scores(score, lq: list[np.ndarray], gt: list[np.ndarray]) -> None:
+    """`Blend`'s per-frame PSNRs (its output rounded to uint8, as scored) and the input's own
+    mean PSNR, computed here from the frames."""
+    out = [
+        np.rint(np.clip(0.5 * b.astype(np.float64) / 255 + 0.25, 0, 1) * 255).astype(np.uint8)
+        for b in lq
+    ]
+    assert score.frame_psnr == pytest.approx(
+        [calculate_psnr(o, g) for o, g in zip(out, gt, strict=True)], abs=1e-6
+    )
+    assert score.input_psnr == pytest.approx(
+        np.mean([calculate_psnr(b, g) for b, g in zip(lq, gt, strict=True)])
+    )
+
+
 def noisy_psnr(levels: np.ndarray, sigma: float) -> float:
     """The expected PSNR of clip(v + n, 0, 255) for the clean levels v, n ~ N(0, sigma^2):
     the error integrated numerically over the levels, plus rounding's 1/12."""
@@ -84,17 +99,8 @@ def test_gopro_scores_rgb_whole_clips_with_the_blurred_input_as_baseline(roots) 
     clip = rd.GOPRO["test"][0]
     gt = [rd.gt_frame(clip, i) for i in range(3)]
     blur = [rd.blurred(f) for f in gt]
-    out = [
-        np.rint(np.clip(0.5 * b.astype(np.float64) / 255 + 0.25, 0, 1) * 255).astype(np.uint8)
-        for b in blur
-    ]
     score = result.clips[f"test/{clip}"]
-    assert score.frame_psnr == pytest.approx(
-        [calculate_psnr(o, g) for o, g in zip(out, gt, strict=True)], abs=1e-6
-    )
-    assert score.input_psnr == pytest.approx(
-        np.mean([calculate_psnr(b, g) for b, g in zip(blur, gt, strict=True)])
-    )
+    assert_blend_scores(score, blur, gt)
     assert score.input_ssim == pytest.approx(
         np.mean([calculate_ssim(b, g) for b, g in zip(blur, gt, strict=True)])
     )
@@ -123,17 +129,7 @@ def test_dvd_scores_its_test_clips_on_the_stored_blurred_jpgs(roots) -> None:
     base = root / "quantitative_datasets"
     gt = [read(base / "GT" / "IMG_0003" / f) for f in frames]
     lq = [read(base / "LQ" / "IMG_0003" / f) for f in frames]
-    out = [
-        np.rint(np.clip(0.5 * b.astype(np.float64) / 255 + 0.25, 0, 1) * 255).astype(np.uint8)
-        for b in lq
-    ]
-    score = result.clips["IMG_0003"]
-    assert score.frame_psnr == pytest.approx(
-        [calculate_psnr(o, g) for o, g in zip(out, gt, strict=True)], abs=1e-6
-    )
-    assert score.input_psnr == pytest.approx(
-        np.mean([calculate_psnr(b, g) for b, g in zip(lq, gt, strict=True)])
-    )
+    assert_blend_scores(result.clips["IMG_0003"], lq, gt)
     assert result.protocol["channel"] == "RGB" and result.protocol["crop_border"] == 0
 
 

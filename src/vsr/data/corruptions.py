@@ -11,8 +11,8 @@ every run. `downsample` names a BI/BD downsampling applied first (None: same siz
   sigma 50); the noisy frame is rounded and clipped to uint8, as a noisy 8-bit video is.
 * `VideoCompression`: the window is encoded by a real encoder through PyAV (FFmpeg's libx264 or
   libx265, yuv420p, one thread so the bytes are the same every run) at a CRF (or a constant QP)
-  drawn from a range, and decoded back: the artefacts a compressed-video enhancer is trained to remove, with the
-  temporal structure of a real codec (I/P/B frames, motion compensation).
+  drawn from a range, and decoded back: the artefacts a compressed-video enhancer is trained to
+  remove, with the temporal structure of a real codec (I/P/B frames, motion compensation).
 """
 
 from __future__ import annotations
@@ -34,6 +34,11 @@ def clip_rng(clip: str, salt: int = 0) -> np.random.Generator:
 def describe(degradation: object) -> str:
     """A degradation in words, for logs and results: `bi`, `bd`, `noise sigma 50`, ..."""
     return degradation.describe() if isinstance(degradation, Corruption) else str(degradation)
+
+
+def _setting(value: float | Sequence[float]) -> float | tuple[float, ...]:
+    """A fixed value as it is, a [low, high] range as a tuple (hashable, one repr)."""
+    return value if isinstance(value, int | float) else tuple(value)
 
 
 def _range(value: float | Sequence[float], name: str, low: float, high: float):
@@ -93,7 +98,7 @@ class GaussianNoise(Corruption):
         self, sigma: float | Sequence[float] = (0.0, 50.0), downsample: str | None = None
     ) -> None:
         _range(sigma, "sigma", 0, 255)
-        self.sigma = sigma if isinstance(sigma, int | float) else tuple(sigma)
+        self.sigma = _setting(sigma)
         self.downsample = downsample
 
     def __call__(self, frames: np.ndarray, rng: np.random.Generator) -> np.ndarray:
@@ -149,8 +154,8 @@ class VideoCompression(Corruption):
         if crf is None and qp is None:
             crf = _DEFAULT_CRF
         self.codec = codec
-        self.crf = None if crf is None else crf if isinstance(crf, int | float) else tuple(crf)
-        self.qp = None if qp is None else qp if isinstance(qp, int | float) else tuple(qp)
+        self.crf = None if crf is None else _setting(crf)
+        self.qp = None if qp is None else _setting(qp)
         self.preset = preset
         self.gop = gop
         self.downsample = downsample
